@@ -1,0 +1,277 @@
+"""The hot path of the Claude Code loader: bytes in, usage records out.
+
+Most of a transcript's bytes are tool results and message text that carry no usage, so a file is
+read in blocks, only lines holding the marker `"usage":{` are decoded, and they are decoded into a
+narrow typed schema that skips message content without building Python objects for it.
+
+This module imports neither polars nor pyarrow, so worker processes start light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import msgspec
+
+MARKER = b'"usage":{'
+BLOCK = 8 << 20
+SYNTHETIC = "<synthetic>"
+
+
+class CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: int = 0
+    ephemeral_1h_input_tokens: int = 0
+
+
+class Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int | None = 0
+    cache_read_input_tokens: int | None = 0
+    cache_creation: CacheCreation | None = None
+    speed: str | None = None
+
+
+class Message(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+
+
+class Line(msgspec.Struct):
+    type: str | None = None
+    timestamp: str | None = None
+    sessionId: str | None = None  # noqa: N815 (the format's own spelling)
+    requestId: str | None = None  # noqa: N815
+    isSidechain: bool | None = None  # noqa: N815
+    isApiErrorMessage: bool | None = None  # noqa: N815
+    costUSD: float | None = None  # noqa: N815
+    cwd: str | None = None
+    message: Message | None = None
+    data: msgspec.Raw | None = None
+
+
+class MirroredLine(msgspec.Struct):
+    """The subagent line a `type:"progress"` line wraps, at `data.message`."""
+
+    timestamp: str | None = None
+    requestId: str | None = None  # noqa: N815
+    isSidechain: bool | None = None  # noqa: N815
+    message: Message | None = None
+
+
+class ProgressData(msgspec.Struct):
+    message: MirroredLine | None = None
+
+
+_LINE = msgspec.json.Decoder(Line, strict=False)
+_PROGRESS = msgspec.json.Decoder(ProgressData, strict=False)
+_ANY = msgspec.json.Decoder()
+
+# Record fields, in order.
+FIELDS = (
+    "event_id",
+    "timestamp",
+    "session_id",
+    "project",
+    "model",
+    "sidechain",
+    "fast",
+    "input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+    "reported_cost_usd",
+    "origin",
+)
+
+Record = tuple[
+    str, str, str, str | None, str, bool, bool, int, int, int, int, int, float | None, int
+]
+
+
+@dataclass
+class FileJob:
+    """One file to read, with what its path says about the session."""
+
+    path: str
+    session_id: str
+    project: str
+    origin: int
+
+
+@dataclass
+class Chunk:
+    """What a worker returns: the best copy per key, plus what it skipped."""
+
+    records: dict[str, Record] = field(default_factory=dict)
+    malformed: int = 0
+    truncated_tail: int = 0
+    bad_values: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    lines_seen: int = 0
+
+
+def _better(new: Record, old: Record) -> bool:
+    """ccusage's precedence: a parent (non-sidechain) copy, then more tokens, then fast mode."""
+    if new[5] != old[5]:
+        return old[5]
+    new_total = new[7] + new[8] + new[10] + new[11]
+    old_total = old[7] + old[8] + old[10] + old[11]
+    if new_total != old_total:
+        return new_total > old_total
+    return new[6] and not old[6]
+
+
+def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
+    """The usage record a decoded line carries, or None when it carries none."""
+    message = line.message
+    request_id = line.requestId
+    timestamp = line.timestamp
+    sidechain = bool(line.isSidechain)
+    if (message is None or message.usage is None) and line.type == "progress" and line.data:
+        mirrored = _PROGRESS.decode(line.data).message
+        if mirrored is None:
+            return None
+        message = mirrored.message
+        request_id = mirrored.requestId
+        timestamp = mirrored.timestamp or timestamp
+        sidechain = bool(mirrored.isSidechain) if mirrored.isSidechain is not None else True
+    if message is None or message.usage is None or timestamp is None:
+        return None
+    if line.isApiErrorMessage or message.model == SYNTHETIC:
+        return None
+    usage = message.usage
+    cache = usage.cache_creation
+    if cache is not None:
+        write_1h = cache.ephemeral_1h_input_tokens
+        write = cache.ephemeral_5m_input_tokens + write_1h
+        if write == 0 and usage.cache_creation_input_tokens:
+            write = usage.cache_creation_input_tokens
+    else:
+        write_1h = 0
+        write = usage.cache_creation_input_tokens or 0
+    values = (usage.input_tokens, write, usage.cache_read_input_tokens or 0, usage.output_tokens)
+    if min(values) < 0 or write_1h < 0:
+        raise ValueError("negative token count")
+    if message.id:
+        event_id = f"{message.id}:{request_id}" if request_id else message.id
+    else:
+        event_id = "line-" + hashlib.blake2b(raw, digest_size=12).hexdigest()
+    return (
+        event_id,
+        timestamp,
+        job.session_id,
+        line.cwd or job.project,
+        message.model or "unknown",
+        sidechain,
+        usage.speed == "fast",
+        values[0],
+        values[1],
+        write_1h,
+        values[2],
+        values[3],
+        line.costUSD,
+        job.origin,
+    )
+
+
+def _usage_lines(path: str, chunk: Chunk) -> Iterator[tuple[bytes, bool]]:
+    """Yield (line, is_last_unterminated) for lines holding the usage marker, block by block."""
+    with open(path, "rb") as handle:
+        carry = b""
+        while True:
+            block = handle.read(BLOCK)
+            if not block:
+                break
+            data = carry + block if carry else block
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            pos = 0
+            find = data.find
+            while True:
+                hit = find(MARKER, pos, cut)
+                if hit < 0:
+                    break
+                start = data.rfind(b"\n", 0, hit) + 1
+                end = find(b"\n", hit, cut)
+                yield data[start:end], False
+                pos = end + 1
+        if carry.strip():
+            yield carry, True
+
+
+def scan_files(jobs: list[FileJob]) -> Chunk:
+    """Read the given files and keep, per dedupe key, the copy ccusage's rules prefer."""
+    chunk = Chunk()
+    records = chunk.records
+    decode = _LINE.decode
+    for job in jobs:
+        try:
+            for raw, tail in _usage_lines(job.path, chunk):
+                if tail:
+                    try:
+                        _ANY.decode(raw)
+                    except msgspec.DecodeError:
+                        chunk.truncated_tail += 1
+                        continue
+                    if MARKER not in raw:
+                        continue
+                chunk.lines_seen += 1
+                try:
+                    record = _record(decode(raw), raw, job)
+                except msgspec.DecodeError:
+                    chunk.malformed += 1
+                    continue
+                except (ValueError, OverflowError):
+                    chunk.bad_values += 1
+                    continue
+                if record is None:
+                    continue
+                old = records.get(record[0])
+                if old is None or _better(record, old):
+                    records[record[0]] = record
+        except OSError as exc:
+            chunk.unreadable.append((job.path, exc.strerror or type(exc).__name__))
+    return chunk
+
+
+def split_jobs(jobs: list[FileJob], parts: int) -> list[list[FileJob]]:
+    """Contiguous runs of the (sorted) jobs with about equal bytes each."""
+    sizes = []
+    for job in jobs:
+        try:
+            sizes.append(os.stat(job.path).st_size)
+        except OSError:
+            sizes.append(0)
+    total = sum(sizes) or 1
+    out: list[list[FileJob]] = [[]]
+    acc = 0
+    for job, size in zip(jobs, sizes, strict=True):
+        if acc >= total * len(out) / parts and len(out) < parts:
+            out.append([])
+        out[-1].append(job)
+        acc += size
+    return [part for part in out if part]
+
+
+def merge(chunks: list[Chunk]) -> Chunk:
+    """Combine worker results with the same precedence each worker used."""
+    if len(chunks) == 1:
+        return chunks[0]
+    out = Chunk()
+    for chunk in chunks:
+        out.malformed += chunk.malformed
+        out.truncated_tail += chunk.truncated_tail
+        out.bad_values += chunk.bad_values
+        out.unreadable.extend(chunk.unreadable)
+        out.lines_seen += chunk.lines_seen
+        for key, record in chunk.records.items():
+            old = out.records.get(key)
+            if old is None or _better(record, old):
+                out.records[key] = record
+    return out
