@@ -198,7 +198,9 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("ts"),
     ]
     descending = [False, True, True, False, False]
-    best = lf.sort(["event_id", *order], descending=[False, *descending], nulls_last=True).unique(
+    best = lf.sort(
+        ["event_id", *order], descending=[False, *descending], nulls_last=True, maintain_order=True
+    ).unique(
         subset=["event_id"], keep="first", maintain_order=True
     )
     message = pl.col("event_id").str.split(":").list.first()
@@ -207,7 +209,12 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     parents = with_message.filter(~pl.col("_side"))
     orphans = (
         with_message.filter(pl.col("_side") & ~has_parent)
-        .sort(["_message", *order], descending=[False, *descending], nulls_last=True)
+        .sort(
+            ["_message", *order],
+            descending=[False, *descending],
+            nulls_last=True,
+            maintain_order=True,
+        )
         .unique(subset=["_message"], keep="first", maintain_order=True)
     )
     return pl.concat([parents, orphans]).drop("_message", "_side").sort("ts", "event_id")

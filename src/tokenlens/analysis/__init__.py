@@ -1,0 +1,1 @@
+"""Pure analyses: LazyFrame[PRICED] in, DataFrame out; no I/O and no Rich."""

@@ -1,0 +1,94 @@
+"""Reusable expressions: time buckets, group keys, filters and metric definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Final
+
+import polars as pl
+
+from tokenlens import schema
+
+GROUP_KEYS: Final = ("day", "week", "month", "source", "model", "user", "project", "session")
+_COLUMN_OF: Final = {"session": "session_id"}
+
+
+def local_ts(tz: str) -> pl.Expr:
+    return pl.col("ts").dt.convert_time_zone(tz)
+
+
+def group_expr(key: str, tz: str) -> pl.Expr:
+    """The value a row takes for a `--by` key, named after the key."""
+    if key == "day":
+        return local_ts(tz).dt.date().alias("day")
+    if key == "week":
+        day = local_ts(tz).dt.date()
+        return (day - pl.duration(days=day.dt.weekday() - 1)).alias("week")
+    if key == "month":
+        return local_ts(tz).dt.strftime("%Y-%m").alias("month")
+    if key in GROUP_KEYS:
+        return pl.col(_COLUMN_OF.get(key, key)).alias(key)
+    raise ValueError(f"unknown group key {key!r}")
+
+
+def period_filter(since: date | None, until: date | None, tz: str) -> pl.Expr:
+    """Rows whose local date lies within [since, until], both inclusive."""
+    day = local_ts(tz).dt.date()
+    expr = pl.lit(True)
+    if since is not None:
+        expr &= day >= since
+    if until is not None:
+        expr &= day <= until
+    return expr
+
+
+def match_filter(column: str, values: Sequence[str]) -> pl.Expr:
+    """Rows whose column equals, or contains, any of the values (case-insensitive)."""
+    col = pl.col(column).fill_null("").str.to_lowercase()
+    expr = pl.lit(False)
+    for value in values:
+        expr |= col.str.contains(value.lower(), literal=True)
+    return expr
+
+
+def _sum_or_null(column: str) -> pl.Expr:
+    """A sum that stays null when no row reports the column (not the same as 0)."""
+    col = pl.col(column)
+    return pl.when(col.is_not_null().any()).then(col.sum()).otherwise(None).alias(column)
+
+
+TOKEN_SUMS: Final = (*schema.TOKENS, "cache_write_1h_tokens")
+SIGNALS: Final = ("lines_added", "lines_removed", "commits", "pull_requests")
+
+
+def aggregations() -> list[pl.Expr]:
+    """Partial aggregates: sums and counts that combine across partitions."""
+    priced = pl.col("cost_basis") != "unpriced"
+    return [
+        pl.len().cast(pl.Int64).alias("events"),
+        pl.col("requests").sum().alias("requests"),
+        *(_sum_or_null(c) for c in TOKEN_SUMS),
+        schema.total_tokens().sum().alias("total_tokens"),
+        pl.col("cost_usd").sum().alias("cost_usd"),
+        schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
+        (~priced).sum().cast(pl.Int64).alias("unpriced_events"),
+        pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
+        *(_sum_or_null(c) for c in SIGNALS),
+    ]
+
+
+def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    """numerator / denominator, null when the denominator is 0 or null (never inf or NaN)."""
+    return pl.when(denominator > 0).then(numerator / denominator).otherwise(None)
+
+
+def derived() -> list[pl.Expr]:
+    """Metrics computed from the aggregates."""
+    tokens = [pl.col(c).fill_null(0) for c in schema.TOKENS]
+    input_side = tokens[0] + tokens[1] + tokens[2]
+    return [
+        ratio(pl.col("cost_usd") * 1_000_000, pl.col("_priced_tokens")).alias("usd_per_mtok"),
+        ratio(pl.col("cache_read_tokens").fill_null(0), input_side).alias("cache_hit_ratio"),
+        ratio(pl.col("output_tokens").fill_null(0), pl.col("total_tokens")).alias("output_ratio"),
+    ]

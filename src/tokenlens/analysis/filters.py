@@ -1,0 +1,53 @@
+"""Row filters and period anchors (pure functions over lazy frames)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from tokenlens.analysis import exprs
+from tokenlens.errors import TokenlensError
+
+
+def check_timezone(tz: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TokenlensError(
+            f"unknown time zone {tz!r}",
+            hint="Use an IANA name such as UTC, Europe/Paris or America/New_York.",
+        ) from None
+
+
+def apply(
+    lf: pl.LazyFrame,
+    *,
+    sources: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    projects: Sequence[str] | None = None,
+    users: Sequence[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    tz: str = "UTC",
+) -> pl.LazyFrame:
+    """Keep rows matching every given filter. Sources match exactly; the rest by substring."""
+    if sources:
+        lf = lf.filter(pl.col("source").is_in(list(sources)))
+    if models:
+        lf = lf.filter(exprs.match_filter("model", models))
+    if projects:
+        lf = lf.filter(exprs.match_filter("project", projects))
+    if users:
+        lf = lf.filter(pl.col("user").is_in(list(users)))
+    if since is not None or until is not None:
+        lf = lf.filter(exprs.period_filter(since, until, tz))
+    return lf
+
+
+def last_day(lf: pl.LazyFrame, tz: str) -> date | None:
+    """The local date of the last event: relative periods count back from it."""
+    value = lf.select(exprs.local_ts(tz).max().dt.date()).collect().item()
+    return value if isinstance(value, date) else None

@@ -1,0 +1,50 @@
+"""Totals and grouped totals of priced usage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from tokenlens.analysis import exprs
+
+METRICS = (
+    "events",
+    "requests",
+    "input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+    "usd_per_mtok",
+    "cache_hit_ratio",
+    "output_ratio",
+    "unpriced_events",
+    "sessions",
+    *exprs.SIGNALS,
+)
+
+
+def totals(priced: pl.LazyFrame, *, by: Sequence[str] = (), tz: str = "UTC") -> pl.DataFrame:
+    """One row per group (or one row overall), sorted by the group keys.
+
+    Time keys sort ascending; ties and other keys sort by name so output is stable.
+    """
+    keys = [exprs.group_expr(k, tz) for k in by]
+    if keys:
+        grouped = priced.group_by(keys).agg(exprs.aggregations())
+    else:
+        grouped = priced.select(exprs.aggregations())
+    out = grouped.with_columns(exprs.derived()).drop("_priced_tokens")
+    out = out.select([*by, *METRICS])
+    if by:
+        out = out.sort(list(by), nulls_last=True)
+    return out.collect()
+
+
+def bounds(lf: pl.LazyFrame) -> tuple[object, object]:
+    """The first and last event time in the data (None, None when empty)."""
+    row = lf.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).collect()
+    return row.item(0, "a"), row.item(0, "b")

@@ -1,0 +1,44 @@
+"""The command line: parse options, call loaders, store, pricing and analyses, render.
+
+Heavy libraries (polars, pyarrow, genai-prices) are imported inside the commands, so
+`tokenlens --help` and `--version` stay instant.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tokenlens.errors import TokenlensError
+
+from tokenlens.cli import export, ingest, report  # registers the commands
+from tokenlens.cli.app import app
+
+__all__ = ["app", "export", "ingest", "main", "report"]
+
+
+def main() -> None:
+    """Console entry point: one boundary turns project errors into `Error:` + `Hint:`, exit 1."""
+    try:
+        app(standalone_mode=False)
+    except TokenlensError as exc:
+        from tokenlens.render import console
+
+        console.error(exc.message, exc.hint)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

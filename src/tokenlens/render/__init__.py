@@ -1,0 +1,1 @@
+"""Output: Rich tables on a terminal, and JSON, NDJSON, CSV and Markdown for machines."""

@@ -1,0 +1,73 @@
+"""The JSON envelope (docs/json.md) and NDJSON rows."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from tokenlens import __version__, schema
+from tokenlens.errors import Notice
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _value(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+
+
+def notices(items: Iterable[Notice]) -> list[dict[str, Any]]:
+    out = []
+    for n in items:
+        item: dict[str, Any] = {"message": n.message}
+        if n.count is not None:
+            item["count"] = n.count
+        if n.path is not None:
+            item["path"] = n.path
+        out.append(item)
+    return out
+
+
+def envelope(
+    *,
+    command: str,
+    generated_at: datetime,
+    filters: Mapping[str, Any],
+    group_by: Sequence[str],
+    totals: Mapping[str, Any] | None,
+    rows: pl.DataFrame,
+    warnings: Iterable[Notice],
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    doc: dict[str, Any] = {
+        "tokenlens": __version__,
+        "schema_version": schema.SCHEMA_VERSION,
+        "command": command,
+        "generated_at": _value(generated_at),
+        "filters": {k: _value(v) for k, v in filters.items()},
+        "group_by": list(group_by),
+        "totals": {k: _value(v) for k, v in (totals or {}).items()},
+        "rows": records(rows),
+        "warnings": notices(warnings),
+    }
+    if extra:
+        doc.update(extra)
+    return json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def ndjson(rows: pl.DataFrame) -> str:
+    return "".join(
+        json.dumps(r, allow_nan=False, ensure_ascii=False) + "\n" for r in records(rows)
+    )

@@ -1,0 +1,77 @@
+"""The terminal view of `tokenlens report`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.text import Text
+
+from tokenlens.errors import Notice
+from tokenlens.render import fmt, tables
+
+HEADLINE = (
+    ("Tokens", "total_tokens"),
+    ("Cost", "cost_usd"),
+    ("$/Mtok", "usd_per_mtok"),
+    ("Cache hit", "cache_hit_ratio"),
+    ("Requests", "requests"),
+    ("Sessions", "sessions"),
+)
+
+DEFAULT_METRICS = (
+    "total_tokens",
+    "input_tokens",
+    "output_tokens",
+    "cache_write_tokens",
+    "cache_read_tokens",
+    "cost_usd",
+    "usd_per_mtok",
+    "cache_hit_ratio",
+    "events",
+    "sessions",
+)
+
+
+def header(period: str, totals: Mapping[str, Any]) -> Panel:
+    parts = Text()
+    for i, (label, key) in enumerate(HEADLINE):
+        if i:
+            parts.append("  ")
+        parts.append(f"{label} ", style="dim")
+        parts.append(fmt.cell(key, totals.get(key)), style="bold")
+    unpriced = totals.get("unpriced_events") or 0
+    body: list[Any] = [parts]
+    if unpriced:
+        body.append(Text(f"{unpriced:,} events unpriced (not counted in cost)", style="yellow"))
+    return Panel(Group(*body), title=f"tokenlens · {period}", title_align="left", expand=False)
+
+
+def render(
+    console: Console,
+    *,
+    period: str,
+    totals: Mapping[str, Any],
+    sections: Sequence[tuple[str, Sequence[str], pl.DataFrame]],
+    notices: Sequence[Notice] = (),
+) -> None:
+    console.print(header(period, totals))
+    for title, keys, frame in sections:
+        if frame.height == 0:
+            continue
+        console.print(
+            tables.table(
+                frame,
+                keys=keys,
+                metrics=DEFAULT_METRICS,
+                console=console,
+                title=title,
+                totals=totals,
+            )
+        )
+    if totals.get("events", 0) == 0:
+        console.print(Text("No usage in the selected period.", style="dim"))
+    del notices
