@@ -32,7 +32,7 @@ def store_from_env() -> Path | None:
 def local_timezone() -> str:
     """The IANA name of this machine's zone (TZ, then /etc/localtime), else UTC."""
     tz = os.environ.get("TZ", "").strip().lstrip(":")
-    if tz and "/" in tz or tz == "UTC":
+    if (tz and "/" in tz) or tz == "UTC":
         return tz
     try:
         target = os.path.realpath("/etc/localtime")
@@ -74,9 +74,7 @@ def load(path: Path | None = None) -> Config:
     target = explicit or default_config_path()
     if not target.exists():
         if explicit:
-            raise ConfigError(
-                f"{target}: no such config file", hint="Check the --config path."
-            )
+            raise ConfigError(f"{target}: no such config file", hint="Check the --config path.")
         return Config()
     try:
         data = tomllib.loads(target.read_text("utf-8"))
@@ -107,8 +105,13 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     models = pricing.get("models", {})
     if not isinstance(models, dict):
         raise _fail(path, "pricing.models", "must be a table of models")
-    allowed = {"input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok",
-               "cache_write_1h_mtok"}
+    allowed = {
+        "input_mtok",
+        "output_mtok",
+        "cache_read_mtok",
+        "cache_write_mtok",
+        "cache_write_1h_mtok",
+    }
     for name, prices in models.items():
         if not isinstance(prices, dict):
             raise _fail(path, f"pricing.models.{name}", "must be a table of prices")

@@ -57,9 +57,7 @@ class Overrides:
     discount: float = 1.0
 
     def fingerprint(self) -> str:
-        text = json.dumps(
-            {"m": self.models, "a": self.aliases, "d": self.discount}, sort_keys=True
-        )
+        text = json.dumps({"m": self.models, "a": self.aliases, "d": self.discount}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -132,7 +130,10 @@ def resolve(
 _RATE_COLUMNS: Final = [
     f"{key}_{part}"
     for key in PRICE_KEYS
-    for part in ("base", *(f"t{i}_{x}" for i in range(1, MAX_TIERS + 1) for x in ("start", "price")))
+    for part in (
+        "base",
+        *(f"t{i}_{x}" for i in range(1, MAX_TIERS + 1) for x in ("start", "price")),
+    )
 ]
 
 
@@ -161,7 +162,9 @@ def _rate(key: str, total_input: pl.Expr) -> pl.Expr:
 def cost_expr(discount: float = 1.0) -> pl.Expr:
     """Cost in USD of each row from its joined rate columns (null when the model is unpriced)."""
     tokens = {c: pl.col(c).fill_null(0) for c in (*schema.TOKENS, "cache_write_1h_tokens")}
-    total_input = tokens["input_tokens"] + tokens["cache_read_tokens"] + tokens["cache_write_tokens"]
+    total_input = (
+        tokens["input_tokens"] + tokens["cache_read_tokens"] + tokens["cache_write_tokens"]
+    )
     rin = _rate("input_mtok", total_input)
     rout = _rate("output_mtok", total_input)
     rread = pl.coalesce(_rate("cache_read_mtok", total_input), rin)
@@ -202,7 +205,11 @@ def price(
     unpriced: dict[str, int] = {}
     fast_unpriced: set[str] = set()
     for source, model, day, fast in keys.iter_rows():
-        rate = resolve(model or "", day, fast=fast, source=source, overrides=overrides) if model else None
+        rate = (
+            resolve(model or "", day, fast=fast, source=source, overrides=overrides)
+            if model
+            else None
+        )
         row: dict[str, Any] = {"source": source, "model": model, "_day": day, "_fast": fast}
         if rate is None:
             unpriced[model or "(none)"] = 0
@@ -259,6 +266,7 @@ def with_cost(lf: pl.LazyFrame, mode: CostMode = "auto") -> pl.LazyFrame:
     """Choose each row's `cost_usd` and `cost_basis` from reported and computed cost."""
     reported = pl.col("reported_cost_usd")
     computed = pl.col("computed_cost_usd")
+    basis: Any
     if mode == "calculate":
         cost = computed
         basis = pl.when(computed.is_not_null()).then(pl.lit("computed"))

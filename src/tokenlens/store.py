@@ -94,7 +94,7 @@ class Store:
         if not path.exists():
             return {"schema_version": schema.SCHEMA_VERSION, "files": {}, "partitions": {}}
         try:
-            data = json.loads(path.read_text("utf-8"))
+            data: dict[str, Any] = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise StoreError(
                 f"cannot read the store manifest {path}: {exc}",
@@ -114,7 +114,7 @@ class Store:
         data = self.root / DATA
         if not data.is_dir():
             return []
-        out = []
+        out: list[Path] = []
         for source_dir in sorted(data.glob("source=*")):
             if sources and source_dir.name.removeprefix("source=") not in sources:
                 continue

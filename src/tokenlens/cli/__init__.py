@@ -10,10 +10,9 @@ import sys
 
 import typer
 
-from tokenlens.errors import TokenlensError
-
 from tokenlens.cli import export, ingest, report  # registers the commands
 from tokenlens.cli.app import app
+from tokenlens.errors import TokenlensError
 
 __all__ = ["app", "export", "ingest", "main", "report"]
 

@@ -148,6 +148,7 @@ def load(
     from tokenlens import pricing
 
     ov = overrides(cfg)
+    notices: list[Notice]
     if paths:
         scan, _ = scan_paths(paths, user=resolve_user(user, cfg))
         priced, notices = pricing.price(scan.frame, overrides=ov)
@@ -164,10 +165,12 @@ def load(
                 hint="Run `tokenlens ingest --store DIR` first, or check the path.",
             )
         rows = target.scan()
-        notices: list[Notice] = []
+        notices = []
         current = pricing.price_version(ov)
         if target.price_versions() - {current}:
-            rows, notices = pricing.price(rows.drop("computed_cost_usd", "price_version"), overrides=ov)
+            rows, notices = pricing.price(
+                rows.drop("computed_cost_usd", "price_version"), overrides=ov
+            )
         return Loaded(rows, notices, f"store {target.root}")
     roots = local_roots()
     if not roots:
@@ -205,9 +208,7 @@ def terminal_width() -> int:
         return 120
 
 
-def period_label(
-    start: date | None, end: date | None, first: Any, last: Any, tz: str
-) -> str:
+def period_label(start: date | None, end: date | None, first: Any, last: Any, tz: str) -> str:
     """`2025-09-01 → 2025-09-30 (UTC)` from the filter, else from the data."""
     from tokenlens.analysis import exprs  # noqa: F401  (keeps polars out of --help)
 

@@ -22,7 +22,9 @@ class ExportFormat(str, Enum):
 @app.command()
 def export(
     paths: list[Path] | None = common.PATHS,
-    output: Path | None = typer.Option(None, "--output", "-o", help="File to write; default stdout."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write; default stdout."
+    ),
     fmt: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="Output format."),
     store: Path | None = common.STORE,
     user: str | None = common.USER,

@@ -51,7 +51,9 @@ def report(
     filters.check_timezone(zone)
     loaded = common.load(paths, store, user=user, cfg=cfg)
     rows = pricing.with_cost(loaded.rows, cost_mode.value)
-    rows = filters.apply(rows, sources=source, models=model, projects=project, users=[user] if user else None)
+    rows = filters.apply(
+        rows, sources=source, models=model, projects=project, users=[user] if user else None
+    )
     last = filters.last_day(rows, zone)
     end = common.parse_day(until, anchor=last, option="--until")
     start = common.parse_day(since, anchor=end or last, option="--since")

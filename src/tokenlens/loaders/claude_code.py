@@ -9,6 +9,7 @@ nothing. Files under `<session>/subagents/` belong to the parent session.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -58,7 +59,7 @@ def find_files(paths: Sequence[Path]) -> list[Path]:
         else:
             raise InputError(
                 f"{path}: no such file or folder",
-                hint="Check the path; give a ~/.claude/projects tree, a project folder or .jsonl files.",
+                hint="Give a ~/.claude/projects tree, a project folder or .jsonl files.",
             )
     return sorted(files)
 
@@ -81,10 +82,8 @@ def _job(path: Path, origin: int) -> claude_lines.FileJob:
 def _run(jobs: list[claude_lines.FileJob]) -> claude_lines.Chunk:
     total = 0
     for job in jobs:
-        try:
+        with contextlib.suppress(OSError):
             total += os.stat(job.path).st_size
-        except OSError:
-            pass
     workers = min(os.cpu_count() or 1, 2)
     if total < PARALLEL_MIN_BYTES or workers < 2 or len(jobs) < 2:
         return claude_lines.scan_files(jobs)
@@ -112,10 +111,7 @@ def scan_claude_code(paths: Sequence[Path], *, user: str) -> Scan:
 def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
     columns = list(zip(*chunk.records.values(), strict=True)) if chunk.records else None
     raw = pl.DataFrame(
-        {
-            name: (list(columns[i]) if columns else [])
-            for i, name in enumerate(claude_lines.FIELDS)
-        },
+        {name: (list(columns[i]) if columns else []) for i, name in enumerate(claude_lines.FIELDS)},
         schema={
             "event_id": pl.String,
             "timestamp": pl.String,
@@ -200,9 +196,7 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     descending = [False, True, True, False, False]
     best = lf.sort(
         ["event_id", *order], descending=[False, *descending], nulls_last=True, maintain_order=True
-    ).unique(
-        subset=["event_id"], keep="first", maintain_order=True
-    )
+    ).unique(subset=["event_id"], keep="first", maintain_order=True)
     message = pl.col("event_id").str.split(":").list.first()
     with_message = best.with_columns(_message=message, _side=sidechain)
     has_parent = (~pl.col("_side")).any().over("_message")

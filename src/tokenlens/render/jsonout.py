@@ -68,6 +68,4 @@ def envelope(
 
 
 def ndjson(rows: pl.DataFrame) -> str:
-    return "".join(
-        json.dumps(r, allow_nan=False, ensure_ascii=False) + "\n" for r in records(rows)
-    )
+    return "".join(json.dumps(r, allow_nan=False, ensure_ascii=False) + "\n" for r in records(rows))

@@ -1,0 +1,175 @@
+"""The store: upserts that never double count, atomic files, one writer at a time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from tokenlens.cli import app
+from tokenlens.errors import StoreError
+from tokenlens.store import Store
+
+runner = CliRunner()
+
+
+def _assistant(
+    msg: str,
+    req: str,
+    out: int,
+    *,
+    ts: str = "2025-09-01T10:00:00.000Z",
+    sidechain: bool = False,
+    cache_read: int = 0,
+) -> str:
+    line = {
+        "type": "assistant",
+        "timestamp": ts,
+        "sessionId": "s1",
+        "requestId": req,
+        "isSidechain": sidechain,
+        "cwd": "/home/u/proj",
+        "version": "1.0.98",
+        "message": {
+            "id": msg,
+            "model": "claude-sonnet-4-20250514",
+            "content": [{"type": "text", "text": "hello"}],
+            "usage": {
+                "input_tokens": 10,
+                "output_tokens": out,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": cache_read,
+            },
+        },
+    }
+    return json.dumps(line, separators=(",", ":")) + "\n"
+
+
+def _ingest(store: Path, *paths: Path) -> None:
+    result = runner.invoke(app, ["ingest", *map(str, paths), "--store", str(store), "--user", "u"])
+    assert result.exit_code == 0, result.output
+
+
+def _rows(store: Path) -> pl.DataFrame:
+    return Store(store).scan().collect().sort("event_id")
+
+
+def test_reingest_adds_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    (project / "s1.jsonl").write_text(_assistant("m1", "r1", 5) + _assistant("m2", "r2", 7))
+    store = tmp_path / "store"
+    _ingest(store, tmp_path / "projects")
+    first = _rows(store)
+    (project / "s1.jsonl").touch()  # changed mtime: read again
+    _ingest(store, tmp_path / "projects")
+    assert first.height == 2
+    assert_frame_equal(_rows(store), first)
+
+
+def test_a_grown_streamed_copy_replaces_the_partial_one(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    session = project / "s1.jsonl"
+    session.write_text(_assistant("m1", "r1", 8))
+    store = tmp_path / "store"
+    _ingest(store, tmp_path / "projects")
+    with session.open("a") as handle:
+        handle.write(_assistant("m1", "r1", 322))
+    _ingest(store, tmp_path / "projects")
+    rows = _rows(store)
+    assert rows["output_tokens"].to_list() == [322]
+
+
+def test_sidechain_replay_ingested_later_loses_to_the_parent(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    (project / "s1" / "subagents").mkdir(parents=True)
+    (project / "s1.jsonl").write_text(_assistant("m1", "r1", 50))
+    store = tmp_path / "store"
+    _ingest(store, tmp_path / "projects")
+    aside = project / "s1" / "subagents" / "aside_question-1.jsonl"
+    aside.write_text(
+        _assistant("m1", "r-replay", 50, sidechain=True, cache_read=90_000)
+        + _assistant("m9", "r9", 3, sidechain=True)
+    )
+    _ingest(store, tmp_path / "projects")
+    rows = _rows(store)
+    assert rows["event_id"].to_list() == ["m1:r1", "m9:r9"]
+    assert rows["cache_read_tokens"].to_list() == [0, 0]
+
+
+def test_ingest_order_does_not_change_the_store(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    a = project / "a.jsonl"
+    b = project / "b.jsonl"
+    a.write_text(_assistant("m1", "r1", 8) + _assistant("m2", "r2", 1))
+    b.write_text(_assistant("m1", "r1", 322) + _assistant("m2", "r2x", 4, sidechain=True))
+    _ingest(tmp_path / "ab", a)
+    _ingest(tmp_path / "ab", b)
+    _ingest(tmp_path / "ba", b)
+    _ingest(tmp_path / "ba", a)
+    cols = ["event_id", "output_tokens", "kind", "computed_cost_usd"]
+    assert_frame_equal(_rows(tmp_path / "ab").select(cols), _rows(tmp_path / "ba").select(cols))
+    assert _rows(tmp_path / "ab")["output_tokens"].to_list() == [322, 1]
+
+
+def test_writes_leave_no_temporary_files_and_are_owner_only(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    (project / "s.jsonl").write_text(_assistant("m1", "r1", 5))
+    store = tmp_path / "store"
+    _ingest(store, project)
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert not [p for p in files if ".tmp-" in p.name]
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files)
+    assert store.stat().st_mode & 0o077 == 0
+
+
+def test_leftover_temporary_files_are_removed_by_the_next_ingest(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    (project / "s.jsonl").write_text(_assistant("m1", "r1", 5))
+    store = tmp_path / "store"
+    _ingest(store, project)
+    leftover = next(store.rglob("part.parquet")).with_name("part.parquet.tmp-999")
+    leftover.write_bytes(b"half a file")
+    (project / "s.jsonl").touch()
+    _ingest(store, project)
+    assert not leftover.exists()
+    assert _rows(store).height == 1
+
+
+def test_a_second_writer_waits_for_the_lock_then_gives_up(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    with (
+        store.locked(),
+        pytest.raises(StoreError, match="another tokenlens ingest"),
+        Store(tmp_path / "store").locked(wait_s=0.1),
+    ):
+        pass
+
+
+def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / "manifest.json").write_text('{"schema_version": 99, "files": {}}')
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store(root).scan()
+
+
+def test_history_survives_deleted_transcripts(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    old = project / "old.jsonl"
+    old.write_text(_assistant("m1", "r1", 5, ts="2025-06-01T00:00:00.000Z"))
+    store = tmp_path / "store"
+    _ingest(store, tmp_path / "projects")
+    old.unlink()
+    (project / "new.jsonl").write_text(_assistant("m2", "r2", 6))
+    _ingest(store, tmp_path / "projects")
+    assert _rows(store)["event_id"].to_list() == ["m1:r1", "m2:r2"]
