@@ -70,7 +70,7 @@ def aggregations() -> list[pl.Expr]:
         pl.col("requests").sum().alias("requests"),
         *(_sum_or_null(c) for c in TOKEN_SUMS),
         schema.total_tokens().sum().alias("total_tokens"),
-        pl.col("cost_usd").sum().alias("cost_usd"),
+        _sum_or_null("cost_usd"),
         schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
         (~priced).sum().cast(pl.Int64).alias("unpriced_events"),
         pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),

@@ -20,7 +20,7 @@ __all__ = ["app", "export", "ingest", "main", "report"]
 def main() -> None:
     """Console entry point: one boundary turns project errors into `Error:` + `Hint:`, exit 1."""
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="tokenlens")
     except TokenlensError as exc:
         from tokenlens.render import console
 
@@ -34,10 +34,8 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # usage errors: bad options or values
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(getattr(exc, "exit_code", 2))

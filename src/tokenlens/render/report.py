@@ -46,7 +46,8 @@ def header(period: str, totals: Mapping[str, Any]) -> Panel:
     unpriced = totals.get("unpriced_events") or 0
     body: list[Any] = [parts]
     if unpriced:
-        body.append(Text(f"{unpriced:,} events unpriced (not counted in cost)", style="yellow"))
+        noun = "event" if unpriced == 1 else "events"
+        body.append(Text(f"{unpriced:,} {noun} unpriced (not in cost)", style="yellow"))
     return Panel(Group(*body), title=f"tokenlens · {period}", title_align="left", expand=False)
 
 

@@ -1,0 +1,291 @@
+"""`tokenlens report` end to end: JSON by structure, tables by snapshot, errors by exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.cli.helpers import assistant, run, tree
+from tokenlens.cli import app
+
+runner = CliRunner()
+
+METRICS = {
+    "events",
+    "requests",
+    "input_tokens",
+    "cache_write_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+    "usd_per_mtok",
+    "cache_hit_ratio",
+    "unpriced_events",
+}
+
+
+@pytest.fixture
+def projects(tmp_path: Path) -> Path:
+    root = tmp_path / "projects"
+    tree(
+        root,
+        {
+            "-home-u-webapp/s1.jsonl": assistant("m1", "r1", ts="2025-09-01T23:30:00.000Z")
+            + assistant("m1", "r1", ts="2025-09-01T23:30:00.000Z", out=40)
+            + assistant("m2", "r2", ts="2025-09-02T08:00:00.000Z", inp=1000, read=3000),
+            "-home-u-api/s2.jsonl": assistant(
+                "m3",
+                "r3",
+                ts="2025-09-05T12:00:00.000Z",
+                model="claude-opus-4-1-20250805",
+                write=500,
+                session="s2",
+                cwd="/home/u/api",
+            )
+            + '{"type":"assistant","timestamp":"2025-09-05T12:01:00.000Z","message":{"usa',
+            "-home-u-api/s3.jsonl": assistant(
+                "m4",
+                "r4",
+                ts="2025-09-06T12:00:00.000Z",
+                model="acme-secret-model",
+                session="s3",
+                cwd="/home/u/api",
+            ),
+        },
+    )
+    return root
+
+
+def _json(*args: str) -> dict:  # type: ignore[type-arg]
+    result = runner.invoke(app, ["report", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_json_envelope_and_rows_by_day_and_model(projects: Path) -> None:
+    doc = _json(str(projects), "--by", "day", "--by", "model", "--tz", "UTC")
+    assert set(doc) == {
+        "tokenlens",
+        "schema_version",
+        "command",
+        "generated_at",
+        "filters",
+        "group_by",
+        "totals",
+        "rows",
+        "warnings",
+    }
+    assert doc["schema_version"] == 1
+    assert doc["command"] == "report"
+    assert doc["group_by"] == ["day", "model"]
+    assert [(r["day"], r["model"]) for r in doc["rows"]] == [
+        ("2025-09-01", "claude-sonnet-4-20250514"),
+        ("2025-09-02", "claude-sonnet-4-20250514"),
+        ("2025-09-05", "claude-opus-4-1-20250805"),
+        ("2025-09-06", "acme-secret-model"),
+    ]
+    first = doc["rows"][0]
+    assert METRICS <= set(first)
+    assert first["output_tokens"] == 40  # streamed copy: the largest wins
+    assert first["events"] == 1
+    assert first["cost_usd"] == pytest.approx((100 * 3 + 40 * 15) / 1e6)
+    totals = doc["totals"]
+    assert totals["events"] == 4
+    assert totals["input_tokens"] == 1300
+    assert totals["output_tokens"] == 70
+    assert totals["cache_read_tokens"] == 3000
+    assert totals["cache_write_tokens"] == 500
+    assert totals["total_tokens"] == 4870
+    assert totals["unpriced_events"] == 1
+    assert totals["sessions"] == 3
+
+
+def test_warnings_carry_counts(projects: Path) -> None:
+    doc = _json(str(projects))
+    messages = {w["message"]: w.get("count") for w in doc["warnings"]}
+    half = [m for m in messages if "half-written" in m]
+    assert half and messages[half[0]] == 1
+    unpriced = [m for m in messages if "acme-secret-model" in m]
+    assert unpriced and messages[unpriced[0]] == 1
+
+
+def test_unknown_model_is_unpriced_never_zero(projects: Path) -> None:
+    doc = _json(str(projects), "--by", "model")
+    row = next(r for r in doc["rows"] if r["model"] == "acme-secret-model")
+    assert row["cost_usd"] is None
+    assert row["usd_per_mtok"] is None
+    assert row["unpriced_events"] == 1
+
+
+def test_time_zone_moves_day_buckets(projects: Path) -> None:
+    utc = _json(str(projects), "--by", "day", "--tz", "UTC")
+    tokyo = _json(str(projects), "--by", "day", "--tz", "Asia/Tokyo")
+    assert [r["day"] for r in utc["rows"]][:2] == ["2025-09-01", "2025-09-02"]
+    # 23:30 UTC on the 1st is the 2nd in Tokyo, where both Sonnet calls fall on one day.
+    assert tokyo["rows"][0]["day"] == "2025-09-02"
+    assert tokyo["rows"][0]["events"] == 2
+
+
+def test_relative_period_counts_back_from_the_last_event(projects: Path) -> None:
+    doc = _json(str(projects), "--since", "2d", "--tz", "UTC")
+    assert doc["filters"]["since"] == "2025-09-05"
+    assert doc["totals"]["events"] == 2
+
+
+def test_week_and_month_keys(projects: Path) -> None:
+    doc = _json(str(projects), "--by", "week", "--by", "month", "--tz", "UTC")
+    assert [(r["week"], r["month"]) for r in doc["rows"]] == [
+        ("2025-09-01", "2025-09"),
+    ]
+
+
+def test_filters_by_model_and_project(projects: Path) -> None:
+    doc = _json(str(projects), "--model", "opus", "--tz", "UTC")
+    assert doc["totals"]["events"] == 1
+    doc = _json(str(projects), "--project", "webapp", "--by", "project")
+    assert [r["project"] for r in doc["rows"]] == ["/home/u/webapp"]
+
+
+def test_user_names_local_rows(projects: Path) -> None:
+    doc = _json(str(projects), "--user", "alice", "--by", "user")
+    assert [r["user"] for r in doc["rows"]] == ["alice"]
+
+
+def test_totals_equal_the_sum_of_rows(projects: Path) -> None:
+    doc = _json(str(projects), "--by", "session", "--by", "model")
+    for key in ("events", "input_tokens", "output_tokens", "total_tokens"):
+        assert sum(r[key] for r in doc["rows"]) == doc["totals"][key]
+
+
+def test_csv_neutralizes_formula_cells(tmp_path: Path) -> None:
+    root = tree(
+        tmp_path / "projects",
+        {"p/s.jsonl": assistant("m1", "r1", ts="2025-09-01T10:00:00.000Z", cwd="=HYPERLINK(1)")},
+    )
+    result = runner.invoke(app, ["report", str(root), "--by", "project", "--format", "csv"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1].startswith("'=HYPERLINK(1)")
+
+
+TABLE_BY_MODEL = """\
+╭─ tokenlens · 2025-09-01 → 2025-09-06 (UTC) ─────────────────────────────────────╮
+│ Tokens 4.87K  Cost $0.02  $/Mtok $3.48  Cache hit 62.5%  Requests 4  Sessions 3 │
+│ 1 event unpriced (not in cost)                                                  │
+╰─────────────────────────────────────────────────────────────────────────────────╯
+
+ Model                      Total tokens   Input   Output      Cost   $/Mtok   Cache hit   Events
+ ────────────────────────────────────────────────────────────────────────────────────────────────
+ acme-secret-model                   110     100       10         –        –        0.0%        1
+ claude-opus-4-1-20250805            610     100       10     $0.01   $19.06        0.0%        1
+ claude-sonnet-4-20250514          4.15K   1.10K       50   $0.0049    $1.19       73.2%        2
+
+ Total                             4.87K   1.30K       70     $0.02    $3.48       62.5%        4
+"""
+
+
+def test_table_snapshot(projects: Path) -> None:
+    # Hand-checked: Sonnet (100x$3 + 40x$15) + (1,000x$3 + 3,000x$0.30 + 10x$15) = $0.00495;
+    # Opus 100x$15 + 500x$18.75 + 10x$75 = $0.011625; $/Mtok over the 4,760 priced tokens.
+    result = runner.invoke(app, ["report", str(projects), "--tz", "UTC", "--by", "model"])
+    assert result.exit_code == 0
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    assert "\n".join(lines).strip("\n") + "\n" == TABLE_BY_MODEL
+
+
+def test_narrow_terminal_drops_columns_instead_of_wrapping(projects: Path) -> None:
+    result = runner.invoke(app, ["report", str(projects), "--by", "model"], env={"COLUMNS": "60"})
+    assert result.exit_code == 0
+    table = result.stdout.split("╯", 1)[1]
+    assert all(len(line) <= 60 for line in table.splitlines())
+    assert "Cost" in table
+    assert "Cache write" not in table
+
+
+def test_empty_explicit_store_is_an_empty_report(tmp_path: Path) -> None:
+    home = tree(
+        tmp_path / "home",
+        {".claude/projects/p/s.jsonl": assistant("m1", "r1", ts="2025-09-01T10:00:00.000Z")},
+    )
+    store = tmp_path / "empty-store"
+    store.mkdir()
+    result = run("report", "--store", str(store), "--json", env={"HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["events"] == 0
+
+
+def test_default_empty_store_discovers_local_logs(tmp_path: Path) -> None:
+    home = tree(
+        tmp_path / "home",
+        {".claude/projects/p/s.jsonl": assistant("m1", "r1", ts="2025-09-01T10:00:00.000Z")},
+    )
+    result = run("report", "--json", env={"HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["events"] == 1
+
+
+def test_claude_config_dir_lists_several_roots(tmp_path: Path) -> None:
+    tree(tmp_path / "a", {"projects/p/s.jsonl": assistant("m1", "r1", ts="2025-09-01T10:00:00Z")})
+    tree(tmp_path / "b", {"projects/p/s.jsonl": assistant("m2", "r2", ts="2025-09-01T10:00:00Z")})
+    env = {"CLAUDE_CONFIG_DIR": f"{tmp_path / 'a'},{tmp_path / 'b'}"}
+    result = run("report", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["events"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "/no/such/folder"], "Error: /no/such/folder: no such file or folder"),
+        (["report", "{empty}"], "Error: no Claude Code transcripts"),
+        (["report", "--store", "{bad_store}"], "Error: cannot read the store manifest"),
+        (["report", "{empty}", "--tz", "Mars/Olympus"], "Error: unknown time zone"),
+    ],
+)
+def test_errors_are_one_line_with_a_hint_and_exit_1(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text("{not json")
+    (empty / "x.jsonl").write_text("") if "Mars/Olympus" in args else None
+    filled = [a.format(empty=empty, bad_store=tmp_path / "bad") for a in args]
+    result = run(*filled)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(message), result.stderr
+    assert lines[1].startswith("Hint: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_option_is_a_usage_error_exit_2(tmp_path: Path) -> None:
+    result = run("report", str(tmp_path), "--by", "planet")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_help_and_version_import_neither_polars_nor_pyarrow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tokenlens.cli import main\n"
+        "for argv in (['tokenlens', '--help'], ['tokenlens', '--version'],"
+        " ['tokenlens', 'report', '--help']):\n"
+        "    sys.argv = argv\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('polars', 'pyarrow', 'genai_prices') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
