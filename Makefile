@@ -29,7 +29,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 docs: $(STAMP)
-	$(BIN)/python -m tokenlens.docgen > docs/cli.md
+	$(BIN)/python -m tokenlens.cli.docgen > docs/cli.md
 
 test: lint typecheck check-imports pytest
 
