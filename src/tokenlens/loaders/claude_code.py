@@ -65,7 +65,10 @@ def find_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def _job(path: Path, origin: int) -> claude_lines.FileJob:
-    """Session and project as the path says: `<project>/<session>.jsonl` or nested below it."""
+    """Session and project as the path says: `<project>/<session>.jsonl` or nested below it.
+
+    A project-level `agent-*.jsonl` (2.0 era) names its parent session in its lines.
+    """
     parts = path.parts
     if "subagents" in parts[:-1]:
         at = len(parts) - 1 - parts[::-1].index("subagents")
@@ -76,7 +79,8 @@ def _job(path: Path, origin: int) -> claude_lines.FileJob:
         session, project = parts[-2], parts[-3]
     else:
         session, project = path.stem, path.parent.name
-    return claude_lines.FileJob(str(path), session, project, origin)
+    from_lines = path.name.startswith("agent-") and "subagents" not in parts[:-1]
+    return claude_lines.FileJob(str(path), session, project, origin, from_lines)
 
 
 def _run(jobs: list[claude_lines.FileJob]) -> claude_lines.Chunk:

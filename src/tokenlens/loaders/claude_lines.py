@@ -51,7 +51,7 @@ class Line(msgspec.Struct):
     costUSD: float | None = None  # noqa: N815
     cwd: str | None = None
     message: Message | None = None
-    data: msgspec.Raw | None = None
+    data: msgspec.Raw = msgspec.Raw(b"")
 
 
 class MirroredLine(msgspec.Struct):
@@ -102,6 +102,7 @@ class FileJob:
     session_id: str
     project: str
     origin: int
+    session_from_lines: bool = False
 
 
 @dataclass
@@ -134,7 +135,10 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
     timestamp = line.timestamp
     sidechain = bool(line.isSidechain)
     if (message is None or message.usage is None) and line.type == "progress" and line.data:
-        mirrored = _PROGRESS.decode(line.data).message
+        try:
+            mirrored = _PROGRESS.decode(line.data).message
+        except msgspec.DecodeError:  # other progress kinds carry other shapes
+            return None
         if mirrored is None:
             return None
         message = mirrored.message
@@ -165,7 +169,7 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
     return (
         event_id,
         timestamp,
-        job.session_id,
+        line.sessionId if job.session_from_lines and line.sessionId else job.session_id,
         line.cwd or job.project,
         message.model or "unknown",
         sidechain,
