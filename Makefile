@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/tokenlens report sample_data/claude/projects --tz UTC --user demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
