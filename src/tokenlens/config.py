@@ -43,6 +43,19 @@ def local_timezone() -> str:
     return "UTC"
 
 
+def check_timezone(tz: str) -> None:
+    """Refuse a zone name that is not in the IANA database."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {tz!r}",
+            hint="Use an IANA name such as UTC, Europe/Paris or America/New_York.",
+        ) from None
+
+
 def os_user() -> str:
     try:
         return getpass.getuser()

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 from tokenlens.analysis import exprs
-from tokenlens.errors import TokenlensError
-
-
-def check_timezone(tz: str) -> None:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise TokenlensError(
-            f"unknown time zone {tz!r}",
-            hint="Use an IANA name such as UTC, Europe/Paris or America/New_York.",
-        ) from None
 
 
 def apply(

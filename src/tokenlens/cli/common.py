@@ -112,8 +112,11 @@ def overrides(cfg: Config) -> Any:
 
 
 def scan_paths(paths: list[Path], *, user: str) -> tuple[Any, list[Path]]:
-    """Read local logs or exports named on the command line (Claude Code transcripts)."""
-    from tokenlens.loaders import claude_code
+    """Read local logs or exports named on the command line (Claude Code transcripts).
+
+    The files are read before polars is imported, so reader processes fork light.
+    """
+    from tokenlens.loaders import claude_lines
 
     for path in paths:
         if not path.exists():
@@ -121,7 +124,10 @@ def scan_paths(paths: list[Path], *, user: str) -> tuple[Any, list[Path]]:
                 f"{path}: no such file or folder",
                 hint="Check the path; give a ~/.claude/projects tree, a project folder or files.",
             )
-    scan = claude_code.scan_claude_code(paths, user=user)
+    files, chunk = claude_lines.read_records(paths)
+    from tokenlens.loaders import claude_code
+
+    scan = claude_code.to_scan(files, chunk, user=user)
     if not scan.files:
         shown = ", ".join(str(p) for p in paths)
         raise InputError(
@@ -132,9 +138,9 @@ def scan_paths(paths: list[Path], *, user: str) -> tuple[Any, list[Path]]:
 
 
 def local_roots() -> list[Path]:
-    from tokenlens.loaders import claude_code
+    from tokenlens.loaders import claude_lines
 
-    return claude_code.default_roots()
+    return claude_lines.default_roots()
 
 
 def load(
@@ -145,17 +151,18 @@ def load(
     cfg: Config,
 ) -> Loaded:
     """PATHs when given; else the store; else, with the default store empty, local logs."""
-    from tokenlens import pricing
-
-    ov = overrides(cfg)
     notices: list[Notice]
     if paths:
         scan, _ = scan_paths(paths, user=resolve_user(user, cfg))
+        from tokenlens import pricing
+
+        ov = overrides(cfg)
         priced, notices = pricing.price(scan.frame, overrides=ov)
         return Loaded(priced, [*scan.notices, *notices], "paths")
-    from tokenlens import config
+    from tokenlens import config, pricing
     from tokenlens.store import Store
 
+    ov = overrides(cfg)
     explicit = store is not None
     target = Store(store or config.default_store())
     if explicit or not target.is_empty():

@@ -38,14 +38,16 @@ def export(
     config_file: Path | None = common.CONFIG,
 ) -> None:
     """Write the canonical rows (after filters), priced, for other tools and cron jobs."""
-    from tokenlens import config, pricing
-    from tokenlens.analysis import filters
-    from tokenlens.render import flat, jsonout
+    from tokenlens import config
 
     cfg = config.load(config_file)
     zone = tz or config.local_timezone()
-    filters.check_timezone(zone)
+    config.check_timezone(zone)
     loaded = common.load(paths, store, user=user, cfg=cfg)
+    from tokenlens import pricing
+    from tokenlens.analysis import filters
+    from tokenlens.render import flat, jsonout
+
     rows = pricing.with_cost(loaded.rows, cost_mode.value)
     rows = filters.apply(
         rows, sources=source, models=model, projects=project, users=[user] if user else None

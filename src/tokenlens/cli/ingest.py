@@ -21,7 +21,7 @@ def ingest(
     store are merged by each source's identity rule, so nothing is counted twice.
     """
     from tokenlens import config, pricing
-    from tokenlens.loaders import claude_code
+    from tokenlens.loaders import claude_code, claude_lines
     from tokenlens.render import console
     from tokenlens.store import Store
 
@@ -38,7 +38,7 @@ def ingest(
             raise common.fail(
                 f"{path}: no such file or folder", "Check the path and run the command again."
             )
-    files = claude_code.find_files(roots)
+    files = claude_lines.find_files(roots)
     if paths and not files:
         raise common.fail(
             "no Claude Code transcripts (*.jsonl) under " + ", ".join(map(str, roots)),

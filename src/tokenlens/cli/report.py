@@ -43,13 +43,15 @@ def report(
     config_file: Path | None = common.CONFIG,
 ) -> None:
     """Report tokens, cost, $/Mtok and cache-hit ratio, by day and model or any --by keys."""
-    from tokenlens import config, pricing
-    from tokenlens.analysis import filters, totals
+    from tokenlens import config
 
     cfg = config.load(config_file)
     zone = tz or config.local_timezone()
-    filters.check_timezone(zone)
+    config.check_timezone(zone)
     loaded = common.load(paths, store, user=user, cfg=cfg)
+    from tokenlens import pricing
+    from tokenlens.analysis import filters, totals
+
     rows = pricing.with_cost(loaded.rows, cost_mode.value)
     rows = filters.apply(
         rows, sources=source, models=model, projects=project, users=[user] if user else None

@@ -9,101 +9,22 @@ nothing. Files under `<session>/subagents/` belong to the parent session.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import os
-import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Final
 
 import polars as pl
 
 from tokenlens import schema
-from tokenlens.errors import InputError, Notice
+from tokenlens.errors import Notice
 from tokenlens.loaders import claude_lines
 from tokenlens.loaders.base import Scan
+from tokenlens.loaders.claude_lines import default_roots, find_files, read_records
 
-SOURCE: Final = "claude_code"
-PARALLEL_MIN_BYTES: Final = 64 << 20
+__all__ = ["SOURCE", "dedupe", "default_roots", "find_files", "scan_claude_code", "to_scan"]
+
+SOURCE: Final = claude_lines.SOURCE
 _TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
-
-
-def default_roots() -> list[Path]:
-    """Where Claude Code keeps transcripts: CLAUDE_CONFIG_DIR alone when set, else both homes."""
-    env = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
-    if env:
-        bases = [Path(part.strip()).expanduser() for part in env.split(",") if part.strip()]
-    else:
-        home = Path.home()
-        bases = [home / ".config" / "claude", home / ".claude"]
-    roots = []
-    for base in bases:
-        projects = base / "projects"
-        if projects.is_dir():
-            roots.append(projects)
-        elif base.name == "projects" and base.is_dir():
-            roots.append(base)
-    return roots
-
-
-def find_files(paths: Sequence[Path]) -> list[Path]:
-    """Every `*.jsonl` under the given trees or project folders, plus files named directly."""
-    files: set[Path] = set()
-    for path in paths:
-        if path.is_file():
-            files.add(path)
-        elif path.is_dir():
-            files.update(p for p in path.rglob("*.jsonl") if p.is_file())
-        else:
-            raise InputError(
-                f"{path}: no such file or folder",
-                hint="Give a ~/.claude/projects tree, a project folder or .jsonl files.",
-            )
-    return sorted(files)
-
-
-def _job(path: Path, origin: int) -> claude_lines.FileJob:
-    """Session and project as the path says: `<project>/<session>.jsonl` or nested below it.
-
-    A project-level `agent-*.jsonl` (2.0 era) names its parent session in its lines.
-    """
-    parts = path.parts
-    if "subagents" in parts[:-1]:
-        at = len(parts) - 1 - parts[::-1].index("subagents")
-        session, project = parts[at - 1], parts[at - 2] if at >= 2 else ""
-    elif len(parts) >= 3 and parts[-3] == "projects":
-        session, project = path.stem, parts[-2]
-    elif len(parts) >= 4 and parts[-4] == "projects":
-        session, project = parts[-2], parts[-3]
-    else:
-        session, project = path.stem, path.parent.name
-    from_lines = path.name.startswith("agent-") and "subagents" not in parts[:-1]
-    return claude_lines.FileJob(str(path), session, project, origin, from_lines)
-
-
-def _run(jobs: list[claude_lines.FileJob]) -> claude_lines.Chunk:
-    total = 0
-    for job in jobs:
-        with contextlib.suppress(OSError):
-            total += os.stat(job.path).st_size
-    workers = min(os.cpu_count() or 1, 2)
-    if total < PARALLEL_MIN_BYTES or workers < 2 or len(jobs) < 2:
-        return claude_lines.scan_files(jobs)
-    # fork is cheap and safe before polars has started its thread pool.
-    method = "fork" if "polars" not in sys.modules and sys.platform == "linux" else "spawn"
-    parts = claude_lines.split_jobs(jobs, workers)
-    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context(method)) as pool:
-        chunks = list(pool.map(claude_lines.scan_files, parts))
-    return claude_lines.merge(chunks)
-
-
-def read_records(paths: Sequence[Path]) -> tuple[list[Path], claude_lines.Chunk]:
-    """The raw usage records of the files under `paths` (no polars involved)."""
-    files = find_files(paths)
-    jobs = [_job(path, i) for i, path in enumerate(files)]
-    return files, _run(jobs)
 
 
 def scan_claude_code(paths: Sequence[Path], *, user: str) -> Scan:

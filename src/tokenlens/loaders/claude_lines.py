@@ -9,13 +9,23 @@ This module imports neither polars nor pyarrow, so worker processes start light.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import multiprocessing
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
 
 import msgspec
 
+from tokenlens.errors import InputError
+
+SOURCE: Final = "claude_code"
+PARALLEL_MIN_BYTES: Final = 64 << 20
 MARKER = b'"usage":{'
 BLOCK = 8 << 20
 SYNTHETIC = "<synthetic>"
@@ -279,3 +289,82 @@ def merge(chunks: list[Chunk]) -> Chunk:
             if old is None or _better(record, old):
                 out.records[key] = record
     return out
+
+
+def default_roots() -> list[Path]:
+    """Where Claude Code keeps transcripts: CLAUDE_CONFIG_DIR alone when set, else both homes."""
+    env = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
+    if env:
+        bases = [Path(part.strip()).expanduser() for part in env.split(",") if part.strip()]
+    else:
+        home = Path.home()
+        bases = [home / ".config" / "claude", home / ".claude"]
+    roots = []
+    for base in bases:
+        projects = base / "projects"
+        if projects.is_dir():
+            roots.append(projects)
+        elif base.name == "projects" and base.is_dir():
+            roots.append(base)
+    return roots
+
+
+def find_files(paths: Sequence[Path]) -> list[Path]:
+    """Every `*.jsonl` under the given trees or project folders, plus files named directly."""
+    files: set[Path] = set()
+    for path in paths:
+        if path.is_file():
+            files.add(path)
+        elif path.is_dir():
+            files.update(p for p in path.rglob("*.jsonl") if p.is_file())
+        else:
+            raise InputError(
+                f"{path}: no such file or folder",
+                hint="Give a ~/.claude/projects tree, a project folder or .jsonl files.",
+            )
+    return sorted(files)
+
+
+def _job(path: Path, origin: int) -> FileJob:
+    """Session and project as the path says: `<project>/<session>.jsonl` or nested below it.
+
+    A project-level `agent-*.jsonl` (2.0 era) names its parent session in its lines.
+    """
+    parts = path.parts
+    if "subagents" in parts[:-1]:
+        at = len(parts) - 1 - parts[::-1].index("subagents")
+        session, project = parts[at - 1], parts[at - 2] if at >= 2 else ""
+    elif len(parts) >= 3 and parts[-3] == "projects":
+        session, project = path.stem, parts[-2]
+    elif len(parts) >= 4 and parts[-4] == "projects":
+        session, project = parts[-2], parts[-3]
+    else:
+        session, project = path.stem, path.parent.name
+    from_lines = path.name.startswith("agent-") and "subagents" not in parts[:-1]
+    return FileJob(str(path), session, project, origin, from_lines)
+
+
+def _run(jobs: list[FileJob]) -> Chunk:
+    total = 0
+    for job in jobs:
+        with contextlib.suppress(OSError):
+            total += os.stat(job.path).st_size
+    workers = min(os.cpu_count() or 1, 2)
+    if total < PARALLEL_MIN_BYTES or workers < 2 or len(jobs) < 2:
+        return scan_files(jobs)
+    # fork is cheap, and safe while polars (and its thread pool) is not loaded.
+    if sys.platform == "linux" and "polars" not in sys.modules:
+        method = "fork"
+    else:
+        method = "forkserver" if sys.platform != "win32" else "spawn"
+    parts = split_jobs(jobs, workers)
+    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context(method)) as pool:
+        chunks = list(pool.map(scan_files, parts))
+    return merge(chunks)
+
+
+def read_records(paths: Sequence[Path]) -> tuple[list[Path], Chunk]:
+    """The raw usage records of the files under `paths` (no polars involved)."""
+    files = find_files(paths)
+    jobs = [_job(path, i) for i, path in enumerate(files)]
+    return files, _run(jobs)
