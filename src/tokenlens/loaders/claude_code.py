@@ -34,49 +34,55 @@ def scan_claude_code(paths: Sequence[Path], *, user: str) -> Scan:
 
 
 def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
-    columns = list(zip(*chunk.records.values(), strict=True)) if chunk.records else None
+    """Canonical rows from raw records (already deduplicated by the same rule as `dedupe`)."""
+    records = claude_lines.resolve_replays(chunk.records)
+    records.sort(key=lambda r: r[0])  # by event id; a stable sort by time follows
+    columns = list(zip(*records, strict=True)) if records else [()] * len(claude_lines.FIELDS)
+    data = dict(zip(claude_lines.FIELDS, columns, strict=True))
     raw = pl.DataFrame(
-        {name: (list(columns[i]) if columns else []) for i, name in enumerate(claude_lines.FIELDS)},
-        schema={
-            "event_id": pl.String,
-            "timestamp": pl.String,
-            "session_id": pl.String,
-            "project": pl.String,
-            "model": pl.String,
-            "sidechain": pl.Boolean,
-            "fast": pl.Boolean,
-            "input_tokens": pl.Int64,
-            "cache_write_tokens": pl.Int64,
-            "cache_write_1h_tokens": pl.Int64,
-            "cache_read_tokens": pl.Int64,
-            "output_tokens": pl.Int64,
-            "reported_cost_usd": pl.Float64,
-            "origin": pl.Int64,
-        },
+        {name: pl.Series(name, data[name], dtype=dtype) for name, dtype in _RAW.items()}
     )
+    del records, columns, data
     origins = pl.Series("origins", [str(p) for p in files], dtype=pl.String)
     ts = pl.col("timestamp").str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
-    ts_loose = pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False)
-    frame = raw.with_columns(
-        ts=pl.coalesce(ts, ts_loose).dt.cast_time_unit("us"),
+    if raw.select(ts.null_count()).item() > raw.get_column("timestamp").null_count():
+        # other ISO-8601 spellings (offsets, no fraction)
+        ts = ts.fill_null(pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False))
+    frame = raw.lazy().with_columns(
+        ts=ts.dt.cast_time_unit("us"),
         kind=pl.when(pl.col("sidechain"))
         .then(pl.lit(schema.KIND_SIDECHAIN))
         .otherwise(pl.lit(schema.KIND_MAIN))
         + pl.when(pl.col("fast")).then(pl.lit(schema.FAST_SUFFIX)).otherwise(pl.lit("")),
-        origin=pl.col("origin").replace_strict(
-            pl.Series(range(len(files))), origins, default=None, return_dtype=pl.String
-        )
-        if files
-        else pl.lit(None, pl.String),
+        origin=origins.gather(raw.get_column("origin")) if files else pl.lit(None, pl.String),
         source=pl.lit(SOURCE),
         user=pl.lit(user),
         requests=pl.lit(1.0),
     )
-    bad_ts = frame.filter(pl.col("ts").is_null()).height
-    frame = frame.filter(pl.col("ts").is_not_null())
-    notices = _notices(chunk, bad_ts)
-    lf = dedupe(schema.conform(frame.lazy()))
-    return Scan(SOURCE, lf, notices, files)
+    out = schema.conform(frame).sort("ts", nulls_last=True, maintain_order=True).collect()
+    del raw
+    bad_ts = out.get_column("ts").null_count()
+    if bad_ts:
+        out = out.filter(pl.col("ts").is_not_null())
+    return Scan(SOURCE, out.lazy(), _notices(chunk, bad_ts), files)
+
+
+_RAW: Final[dict[str, pl.DataType]] = {
+    "event_id": pl.String(),
+    "timestamp": pl.String(),
+    "session_id": pl.String(),
+    "project": pl.String(),
+    "model": pl.String(),
+    "sidechain": pl.Boolean(),
+    "fast": pl.Boolean(),
+    "input_tokens": pl.Int64(),
+    "cache_write_tokens": pl.Int64(),
+    "cache_write_1h_tokens": pl.Int64(),
+    "cache_read_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "reported_cost_usd": pl.Float64(),
+    "origin": pl.Int64(),
+}
 
 
 def _notices(chunk: claude_lines.Chunk, bad_ts: int) -> list[Notice]:
@@ -111,29 +117,23 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     sidechain-only copies of one message id collapse to the best one.
     """
     sidechain = pl.col("kind").str.starts_with(schema.KIND_SIDECHAIN)
-    order = [
-        sidechain,
-        schema.total_tokens(),
-        schema.is_fast(),
-        pl.col("origin"),
-        pl.col("ts"),
-    ]
+    order = [sidechain, schema.total_tokens(), schema.is_fast(), pl.col("origin"), pl.col("ts")]
     descending = [False, True, True, False, False]
-    best = lf.sort(
-        ["event_id", *order], descending=[False, *descending], nulls_last=True, maintain_order=True
-    ).unique(subset=["event_id"], keep="first", maintain_order=True)
-    message = pl.col("event_id").str.split(":").list.first()
-    with_message = best.with_columns(_message=message, _side=sidechain)
-    has_parent = (~pl.col("_side")).any().over("_message")
-    parents = with_message.filter(~pl.col("_side"))
-    orphans = (
-        with_message.filter(pl.col("_side") & ~has_parent)
-        .sort(
-            ["_message", *order],
-            descending=[False, *descending],
-            nulls_last=True,
-            maintain_order=True,
-        )
-        .unique(subset=["_message"], keep="first", maintain_order=True)
+
+    def best_of(frame: pl.LazyFrame, key: str) -> pl.LazyFrame:
+        return frame.sort(
+            [key, *order], descending=[False, *descending], nulls_last=True, maintain_order=True
+        ).unique(subset=[key], keep="first", maintain_order=True)
+
+    best = best_of(lf, "event_id").with_columns(
+        _message=pl.col("event_id").str.split_exact(":", 1).struct.field("field_0"),
+        _side=sidechain,
+    )
+    parents = best.filter(~pl.col("_side"))
+    orphans = best_of(
+        best.filter(pl.col("_side")).join(
+            parents.select("_message").unique(), on="_message", how="anti"
+        ),
+        "_message",
     )
     return pl.concat([parents, orphans]).drop("_message", "_side").sort("ts", "event_id")

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import Final
 
 import msgspec
@@ -180,8 +181,8 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
         event_id,
         timestamp,
         line.sessionId if job.session_from_lines and line.sessionId else job.session_id,
-        line.cwd or job.project,
-        message.model or "unknown",
+        intern(line.cwd) if line.cwd else job.project,
+        intern(message.model) if message.model else "unknown",
         sidechain,
         usage.speed == "fast",
         values[0],
@@ -252,6 +253,32 @@ def scan_files(jobs: list[FileJob]) -> Chunk:
         except OSError as exc:
             chunk.unreadable.append((job.path, exc.strerror or type(exc).__name__))
     return chunk
+
+
+def resolve_replays(records: dict[str, Record]) -> list[Record]:
+    """Drop sidechain replays of parent messages; keep one copy of sidechain-only messages.
+
+    The same rule as `claude_code.dedupe`, applied to raw records on the hot path.
+    """
+    parents = {key.split(":", 1)[0] for key, r in records.items() if not r[5]}
+    out: list[Record] = []
+    sidechain_best: dict[str, Record] = {}
+    for key, record in records.items():
+        if not record[5]:
+            out.append(record)
+            continue
+        message = key.split(":", 1)[0]
+        if message in parents:
+            continue
+        old = sidechain_best.get(message)
+        if (
+            old is None
+            or _better(record, old)
+            or (not _better(old, record) and record[13] < old[13])
+        ):
+            sidechain_best[message] = record
+    out.extend(sidechain_best.values())
+    return out
 
 
 def split_jobs(jobs: list[FileJob], parts: int) -> list[list[FileJob]]:
