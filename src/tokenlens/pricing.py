@@ -97,6 +97,13 @@ def _rates_of(model_price: Any) -> dict[str, tuple[float, tuple[tuple[int, float
     return out
 
 
+def warm() -> None:
+    """Load genai-prices' data now (it takes a moment), so pricing later is instant."""
+    from genai_prices import data_snapshot
+
+    data_snapshot.get_snapshot()
+
+
 def resolve(
     model: str, day: date, *, fast: bool, source: str, overrides: Overrides
 ) -> ModelRate | None:

@@ -124,7 +124,7 @@ def scan_paths(paths: list[Path], *, user: str) -> tuple[Any, list[Path]]:
                 f"{path}: no such file or folder",
                 hint="Check the path; give a ~/.claude/projects tree, a project folder or files.",
             )
-    files, chunk = claude_lines.read_records(paths)
+    files, chunk = claude_lines.read_records(paths, meanwhile=warm_imports)
     from tokenlens.loaders import claude_code
 
     scan = claude_code.to_scan(files, chunk, user=user)
@@ -135,6 +135,15 @@ def scan_paths(paths: list[Path], *, user: str) -> tuple[Any, list[Path]]:
             hint="Point at ~/.claude/projects, a project folder in it, or .jsonl files.",
         )
     return scan, scan.files
+
+
+def warm_imports() -> None:
+    """Import the analysis stack and load the price data (used while files are being read)."""
+    from tokenlens import pricing
+    from tokenlens.analysis import totals  # noqa: F401
+    from tokenlens.loaders import claude_code  # noqa: F401
+
+    pricing.warm()
 
 
 def local_roots() -> list[Path]:

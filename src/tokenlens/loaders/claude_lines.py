@@ -10,11 +10,12 @@ This module imports neither polars nor pyarrow, so worker processes start light.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,17 +28,19 @@ from tokenlens.errors import InputError
 
 SOURCE: Final = "claude_code"
 PARALLEL_MIN_BYTES: Final = 64 << 20
+# The child's share of the bytes; this process also imports the analysis stack meanwhile.
+CHILD_SHARE: Final = (0.6, 0.4)
 MARKER = b'"usage":{'
 BLOCK = 8 << 20
 SYNTHETIC = "<synthetic>"
 
 
-class CacheCreation(msgspec.Struct):
+class CacheCreation(msgspec.Struct, gc=False):
     ephemeral_5m_input_tokens: int = 0
     ephemeral_1h_input_tokens: int = 0
 
 
-class Usage(msgspec.Struct):
+class Usage(msgspec.Struct, gc=False):
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_input_tokens: int | None = 0
@@ -46,13 +49,13 @@ class Usage(msgspec.Struct):
     speed: str | None = None
 
 
-class Message(msgspec.Struct):
+class Message(msgspec.Struct, gc=False):
     id: str | None = None
     model: str | None = None
     usage: Usage | None = None
 
 
-class Line(msgspec.Struct):
+class Line(msgspec.Struct, gc=False):
     type: str | None = None
     timestamp: str | None = None
     sessionId: str | None = None  # noqa: N815 (the format's own spelling)
@@ -65,7 +68,7 @@ class Line(msgspec.Struct):
     data: msgspec.Raw = msgspec.Raw(b"")
 
 
-class MirroredLine(msgspec.Struct):
+class MirroredLine(msgspec.Struct, gc=False):
     """The subagent line a `type:"progress"` line wraps, at `data.message`."""
 
     timestamp: str | None = None
@@ -74,7 +77,7 @@ class MirroredLine(msgspec.Struct):
     message: Message | None = None
 
 
-class ProgressData(msgspec.Struct):
+class ProgressData(msgspec.Struct, gc=False):
     message: MirroredLine | None = None
 
 
@@ -195,6 +198,26 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
     )
 
 
+_CONTENT = b'"content":['
+_CONTENT_END = b'],"stop_reason":'
+
+
+def _without_content(raw: bytes) -> bytes:
+    """The line with the message's `content` array cut out, so decoding skips its bulk.
+
+    Real assistant lines put `"stop_reason"` right after `content`. When the cut finds no such
+    pair, or leaves invalid JSON, the caller decodes the whole line instead; no usage field lies
+    inside `content`, so the cut never changes a number.
+    """
+    start = raw.find(_CONTENT)
+    if start < 0:
+        return raw
+    end = raw.find(_CONTENT_END, start)
+    if end < 0:
+        return raw
+    return raw[:start] + raw[end + 2 :]
+
+
 def _usage_lines(path: str, chunk: Chunk) -> Iterator[tuple[bytes, bool]]:
     """Yield (line, is_last_unterminated) for lines holding the usage marker, block by block."""
     with open(path, "rb") as handle:
@@ -221,7 +244,20 @@ def _usage_lines(path: str, chunk: Chunk) -> Iterator[tuple[bytes, bool]]:
 
 
 def scan_files(jobs: list[FileJob]) -> Chunk:
-    """Read the given files and keep, per dedupe key, the copy ccusage's rules prefer."""
+    """Read the given files and keep, per dedupe key, the copy ccusage's rules prefer.
+
+    The records hold no reference cycles, so the cycle collector is paused meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _scan_files(jobs)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _scan_files(jobs: list[FileJob]) -> Chunk:
     chunk = Chunk()
     records = chunk.records
     decode = _LINE.decode
@@ -238,7 +274,11 @@ def scan_files(jobs: list[FileJob]) -> Chunk:
                         continue
                 chunk.lines_seen += 1
                 try:
-                    record = _record(decode(raw), raw, job)
+                    try:
+                        line = decode(_without_content(raw))
+                    except msgspec.DecodeError:
+                        line = decode(raw)
+                    record = _record(line, raw, job)
                 except msgspec.DecodeError:
                     chunk.malformed += 1
                     continue
@@ -281,8 +321,8 @@ def resolve_replays(records: dict[str, Record]) -> list[Record]:
     return out
 
 
-def split_jobs(jobs: list[FileJob], parts: int) -> list[list[FileJob]]:
-    """Contiguous runs of the (sorted) jobs with about equal bytes each."""
+def split_jobs(jobs: list[FileJob], shares: Sequence[float]) -> list[list[FileJob]]:
+    """Contiguous runs of the (sorted) jobs holding about the given shares of the bytes."""
     sizes = []
     for job in jobs:
         try:
@@ -290,14 +330,16 @@ def split_jobs(jobs: list[FileJob], parts: int) -> list[list[FileJob]]:
         except OSError:
             sizes.append(0)
     total = sum(sizes) or 1
-    out: list[list[FileJob]] = [[]]
+    bounds = [sum(shares[: i + 1]) / sum(shares) * total for i in range(len(shares))]
+    out: list[list[FileJob]] = [[] for _ in shares]
     acc = 0
+    part = 0
     for job, size in zip(jobs, sizes, strict=True):
-        if acc >= total * len(out) / parts and len(out) < parts:
-            out.append([])
-        out[-1].append(job)
+        while part < len(shares) - 1 and acc >= bounds[part]:
+            part += 1
+        out[part].append(job)
         acc += size
-    return [part for part in out if part]
+    return out
 
 
 def merge(chunks: list[Chunk]) -> Chunk:
@@ -371,27 +413,38 @@ def _job(path: Path, origin: int) -> FileJob:
     return FileJob(str(path), session, project, origin, from_lines)
 
 
-def _run(jobs: list[FileJob]) -> Chunk:
+def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None) -> Chunk:
+    """Read with two processes when there is enough to read: a forked child takes the first
+    run of files while this process runs `meanwhile` (imports, say), then reads the rest."""
     total = 0
     for job in jobs:
         with contextlib.suppress(OSError):
             total += os.stat(job.path).st_size
-    workers = min(os.cpu_count() or 1, 2)
-    if total < PARALLEL_MIN_BYTES or workers < 2 or len(jobs) < 2:
+    if total < PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
+        if meanwhile is not None:
+            meanwhile()
         return scan_files(jobs)
     # fork is cheap, and safe while polars (and its thread pool) is not loaded.
     if sys.platform == "linux" and "polars" not in sys.modules:
         method = "fork"
     else:
         method = "forkserver" if sys.platform != "win32" else "spawn"
-    parts = split_jobs(jobs, workers)
-    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context(method)) as pool:
-        chunks = list(pool.map(scan_files, parts))
-    return merge(chunks)
+    child_part, own_part = split_jobs(jobs, CHILD_SHARE)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
+        future = pool.submit(scan_files, child_part)
+        if meanwhile is not None:
+            meanwhile()
+        own = scan_files(own_part)
+        return merge([future.result(), own])
 
 
-def read_records(paths: Sequence[Path]) -> tuple[list[Path], Chunk]:
-    """The raw usage records of the files under `paths` (no polars involved)."""
+def read_records(
+    paths: Sequence[Path], *, meanwhile: Callable[[], object] | None = None
+) -> tuple[list[Path], Chunk]:
+    """The raw usage records of the files under `paths` (no polars involved).
+
+    `meanwhile` runs while a second process reads, so slow imports cost no wall time.
+    """
     files = find_files(paths)
     jobs = [_job(path, i) for i, path in enumerate(files)]
-    return files, _run(jobs)
+    return files, _run(jobs, meanwhile)
