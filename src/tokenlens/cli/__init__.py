@@ -34,8 +34,10 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except typer.TyperException as exc:  # usage errors: bad options or values
-        show = getattr(exc, "show", None)
-        if callable(show):
+    except Exception as exc:
+        # click's usage errors (bad option or value) know how to show themselves: exit 2.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
             show()
-        sys.exit(getattr(exc, "exit_code", 2))
+            sys.exit(code)
+        raise
