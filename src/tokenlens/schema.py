@@ -25,6 +25,7 @@ USAGE: Final[dict[str, pl.DataType]] = {
     "requests": pl.Float64(),
     "reported_cost_usd": pl.Float64(),
     "origin": pl.String(),
+    "as_of": pl.Datetime("us", "UTC"),
     "lines_added": pl.Int64(),
     "lines_removed": pl.Int64(),
     "commits": pl.Int64(),

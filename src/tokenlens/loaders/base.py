@@ -10,6 +10,15 @@ import polars as pl
 from tokenlens.errors import Notice
 
 
+@dataclass(frozen=True)
+class ExportKind:
+    """A file format a loader reads, and one line on where a user gets it."""
+
+    source: str
+    name: str
+    where: str
+
+
 @dataclass
 class Scan:
     """The result of reading one source's files.
