@@ -50,9 +50,9 @@ def _sniff_csv(head: bytes) -> str | None:
         return "copilot_premium_csv"
     if {"date", "sku", "quantity"} <= cols:
         return "copilot_usage_csv"
-    if "model" in cols and ("date" in cols or "request count" in cols):
-        if cols & {"kind", "tokens", "total tokens", "cost", "cost ($)", "requests"}:
-            return "cursor_csv"
+    cursor_values = {"kind", "tokens", "total tokens", "cost", "cost ($)", "requests"}
+    if "model" in cols and ("date" in cols or "request count" in cols) and cols & cursor_values:
+        return "cursor_csv"
     return None
 
 
