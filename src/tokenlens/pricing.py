@@ -241,7 +241,13 @@ def price(
     )
     joined = (
         lf.with_columns(pl.col("ts").dt.date().alias("_day"), schema.is_fast().alias("_fast"))
-        .join(table.lazy(), on=["source", "model", "_day", "_fast"], how="left", nulls_equal=True)
+        .join(
+            table.lazy(),
+            on=["source", "model", "_day", "_fast"],
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
         .with_columns(
             computed_cost_usd=cost_expr(overrides.discount),
             price_version=pl.lit(price_version(overrides)),

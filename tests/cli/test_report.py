@@ -240,7 +240,7 @@ def test_claude_config_dir_lists_several_roots(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["report", "/no/such/folder"], "Error: /no/such/folder: no such file or folder"),
-        (["report", "{empty}"], "Error: no Claude Code transcripts"),
+        (["report", "{empty}"], "Error: no usage logs or exports found under"),
         (["report", "--store", "{bad_store}"], "Error: cannot read the store manifest"),
         (["report", "{empty}", "--tz", "Mars/Olympus"], "Error: unknown time zone"),
     ],

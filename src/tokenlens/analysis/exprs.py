@@ -52,6 +52,15 @@ def match_filter(column: str, values: Sequence[str]) -> pl.Expr:
     return expr
 
 
+def source_filter(sources: Sequence[str]) -> pl.Expr:
+    """Rows of these sources or their sub-sources (`anthropic` covers `anthropic_api`)."""
+    col = pl.col("source")
+    expr = pl.lit(False)
+    for name in sources:
+        expr |= (col == name) | col.str.starts_with(f"{name}_")
+    return expr
+
+
 def _sum_or_null(column: str) -> pl.Expr:
     """A sum that stays null when no row reports the column (not the same as 0)."""
     col = pl.col(column)

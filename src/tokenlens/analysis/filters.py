@@ -21,9 +21,13 @@ def apply(
     until: date | None = None,
     tz: str = "UTC",
 ) -> pl.LazyFrame:
-    """Keep rows matching every given filter. Sources match exactly; the rest by substring."""
+    """Keep rows matching every given filter.
+
+    A source matches itself and its sub-sources (`anthropic` matches `anthropic_api`); models and
+    projects match by case-insensitive substring; users exactly.
+    """
     if sources:
-        lf = lf.filter(pl.col("source").is_in(list(sources)))
+        lf = lf.filter(exprs.source_filter(sources))
     if models:
         lf = lf.filter(exprs.match_filter("model", models))
     if projects:

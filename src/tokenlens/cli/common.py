@@ -5,20 +5,16 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tokenlens.errors import InputError, Notice, TokenlensError
+from tokenlens.errors import Notice, TokenlensError
 
 if TYPE_CHECKING:
     import polars as pl
-
-    from tokenlens.config import Config
 
 
 class Format(str, Enum):
@@ -86,117 +82,6 @@ def parse_day(value: str | None, *, anchor: date | None, option: str) -> date | 
 
 def is_relative(value: str | None) -> bool:
     return value is not None and bool(_RELATIVE.match(value.strip().lower()))
-
-
-@dataclass
-class Loaded:
-    """Rows ready for analysis, and what the commands say about them."""
-
-    rows: pl.LazyFrame  # STORED schema, priced
-    notices: list[Notice] = field(default_factory=list)
-    origin: str = ""
-
-
-def resolve_user(option: str | None, cfg: Config) -> str:
-    from tokenlens import config
-
-    return option or cfg.user or config.os_user()
-
-
-def overrides(cfg: Config) -> Any:
-    from tokenlens import pricing
-
-    return pricing.Overrides(
-        models=cfg.price_models, aliases=cfg.price_aliases, discount=cfg.price_discount
-    )
-
-
-def scan_paths(paths: list[Path], *, user: str) -> tuple[Any, list[Path]]:
-    """Read local logs or exports named on the command line (Claude Code transcripts).
-
-    The files are read before polars is imported, so reader processes fork light.
-    """
-    from tokenlens.loaders import claude_lines
-
-    for path in paths:
-        if not path.exists():
-            raise InputError(
-                f"{path}: no such file or folder",
-                hint="Check the path; give a ~/.claude/projects tree, a project folder or files.",
-            )
-    files, chunk = claude_lines.read_records(paths, meanwhile=warm_imports)
-    from tokenlens.loaders import claude_code
-
-    scan = claude_code.to_scan(files, chunk, user=user)
-    if not scan.files:
-        shown = ", ".join(str(p) for p in paths)
-        raise InputError(
-            f"no Claude Code transcripts (*.jsonl) under {shown}",
-            hint="Point at ~/.claude/projects, a project folder in it, or .jsonl files.",
-        )
-    return scan, scan.files
-
-
-def warm_imports() -> None:
-    """Import the analysis stack and load the price data (used while files are being read)."""
-    from tokenlens import pricing
-    from tokenlens.analysis import totals  # noqa: F401
-    from tokenlens.loaders import claude_code  # noqa: F401
-
-    pricing.warm()
-
-
-def local_roots() -> list[Path]:
-    from tokenlens.loaders import claude_lines
-
-    return claude_lines.default_roots()
-
-
-def load(
-    paths: list[Path] | None,
-    store: Path | None,
-    *,
-    user: str | None,
-    cfg: Config,
-) -> Loaded:
-    """PATHs when given; else the store; else, with the default store empty, local logs."""
-    notices: list[Notice]
-    if paths:
-        scan, _ = scan_paths(paths, user=resolve_user(user, cfg))
-        from tokenlens import pricing
-
-        ov = overrides(cfg)
-        priced, notices = pricing.price(scan.frame, overrides=ov)
-        return Loaded(priced, [*scan.notices, *notices], "paths")
-    from tokenlens import config, pricing
-    from tokenlens.store import Store
-
-    ov = overrides(cfg)
-    explicit = store is not None
-    target = Store(store or config.default_store())
-    if explicit or not target.is_empty():
-        if explicit and not target.root.exists():
-            raise InputError(
-                f"store {target.root} does not exist",
-                hint="Run `tokenlens ingest --store DIR` first, or check the path.",
-            )
-        rows = target.scan()
-        notices = []
-        current = pricing.price_version(ov)
-        if target.price_versions() - {current}:
-            rows, notices = pricing.price(
-                rows.drop("computed_cost_usd", "price_version"), overrides=ov
-            )
-        return Loaded(rows, notices, f"store {target.root}")
-    roots = local_roots()
-    if not roots:
-        raise InputError(
-            "nothing to report: the store is empty and no Claude Code logs were found",
-            hint="Give paths (tokenlens report ~/.claude/projects) or run `tokenlens ingest`.",
-        )
-    scan, _ = scan_paths(roots, user=resolve_user(user, cfg))
-    priced, notices = pricing.price(scan.frame, overrides=ov)
-    return Loaded(priced, [*scan.notices, *notices], "local logs")
 
 
 def emit(text: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from tokenlens.cli import common
+from tokenlens.cli import common, inputs
 from tokenlens.cli.app import app
 
 
@@ -43,7 +43,8 @@ def export(
     cfg = config.load(config_file)
     zone = tz or config.local_timezone()
     config.check_timezone(zone)
-    loaded = common.load(paths, store, user=user, cfg=cfg)
+    forced = source[0] if paths and source and len(source) == 1 else None
+    loaded = inputs.load(paths, store, user=user, source=forced, cfg=cfg)
     from tokenlens import pricing
     from tokenlens.analysis import filters
     from tokenlens.render import flat, jsonout

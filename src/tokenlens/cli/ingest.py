@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tokenlens.cli import common
+import typer
+
+from tokenlens.cli import common, inputs
 from tokenlens.cli.app import app
+
+if TYPE_CHECKING:
+    from tokenlens.config import Config
+    from tokenlens.store import Store
 
 
 @app.command()
@@ -13,64 +20,65 @@ def ingest(
     paths: list[Path] | None = common.PATHS,
     store: Path | None = common.STORE,
     user: str | None = common.USER,
+    source: str | None = typer.Option(
+        None, "--source", help="Read every file as this source (default: detect from content)."
+    ),
     config_file: Path | None = common.CONFIG,
 ) -> None:
-    """Add logs and exports to the store. Without paths, the local Claude Code logs.
+    """Add logs and exports to the store. Without paths, this machine's local logs.
 
     Files unchanged since the last ingest (same size and mtime) are skipped; rows already in the
     store are merged by each source's identity rule, so nothing is counted twice.
     """
-    from tokenlens import config, pricing
-    from tokenlens.loaders import claude_code, claude_lines
+    from tokenlens import config
     from tokenlens.render import console
     from tokenlens.store import Store
 
     cfg = config.load(config_file)
     target = Store(store or config.default_store())
-    roots = list(paths) if paths else common.local_roots()
-    if not roots:
+    found = inputs.classify(list(paths), source) if paths else inputs.discover(source)
+    if not found.by_format:
         raise common.fail(
-            "no paths given and no Claude Code logs found on this machine",
+            "nothing to ingest: no usage logs or exports found"
+            + (" under " + ", ".join(map(str, paths)) if paths else " on this machine"),
             "Give the logs or exports to ingest: tokenlens ingest PATH...",
         )
-    for path in roots:
-        if not path.exists():
-            raise common.fail(
-                f"{path}: no such file or folder", "Check the path and run the command again."
-            )
-    files = claude_lines.find_files(roots)
-    if paths and not files:
-        raise common.fail(
-            "no Claude Code transcripts (*.jsonl) under " + ", ".join(map(str, roots)),
-            "Point at ~/.claude/projects, a project folder in it, or .jsonl files.",
-        )
-    ov = common.overrides(cfg)
+    total = len(found.files())
     with target.locked():
-        changed = target.changed_files(files)
-        notices = []
-        stats = None
-        if changed:
-            scan = claude_code.scan_claude_code(changed, user=common.resolve_user(user, cfg))
-            priced, price_notices = pricing.price(scan.frame, overrides=ov)
-            notices = [*scan.notices, *price_notices]
-            stats = target.upsert(
-                priced.collect(),
-                merges={claude_code.SOURCE: claude_code.dedupe},
-                files=scan.files,
-            )
-        current = pricing.price_version(ov)
-        repriced = 0
-        if target.price_versions() - {current, ""}:
-            repriced = target.rewrite(
-                lambda lf: pricing.price(
-                    lf.drop("computed_cost_usd", "price_version"), overrides=ov
-                )[0]
-            )
+        for fmt, files in list(found.by_format.items()):
+            changed = target.changed_files(files)
+            if changed:
+                found.by_format[fmt] = changed
+            else:
+                del found.by_format[fmt]
+        changed_count = len(found.files())
+        notices = list(found.notices)
+        added = read_rows = 0
+        if found.by_format:
+            from tokenlens import pricing
+
+            got = inputs.read(found, user=inputs.resolve_user(user, cfg))
+            priced, price_notices = pricing.price(got.frame, overrides=inputs.overrides(cfg))
+            notices = [*got.notices, *price_notices]
+            stats = target.upsert(priced.collect(), merges=got.merges, files=got.files)
+            added, read_rows = stats.added, stats.rows_in
+        repriced = _reprice_if_stale(target, cfg)
     common.warn_all(notices)
-    added = stats.added if stats else 0
-    read = stats.rows_in if stats else 0
     console.info(
-        f"ingested {len(changed)} of {len(files)} files ({len(files) - len(changed)} unchanged): "
-        f"{read:,} events read, {added:,} new; store {target.root}"
+        f"ingested {changed_count} of {total} files ({total - changed_count} unchanged): "
+        f"{read_rows:,} events read, {added:,} new; store {target.root}"
         + (f"; re-priced {repriced} partitions" if repriced else "")
+    )
+
+
+def _reprice_if_stale(target: Store, cfg: Config) -> int:
+    """Re-price stored rows when the price data or the overrides changed since they were priced."""
+    from tokenlens import pricing
+
+    ov = inputs.overrides(cfg)
+    current = pricing.price_version(ov)
+    if not target.price_versions() - {current, ""}:
+        return 0
+    return target.rewrite(
+        lambda lf: pricing.price(lf.drop("computed_cost_usd", "price_version"), overrides=ov)[0]
     )

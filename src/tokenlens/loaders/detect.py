@@ -14,6 +14,7 @@ from typing import Final
 from tokenlens.errors import InputError, Notice
 
 HEAD_BYTES: Final = 64 << 10
+FIRST_LOOK: Final = 4 << 10
 DATA_SUFFIXES: Final = (".jsonl", ".json", ".ndjson", ".csv")
 BOM: Final = b"\xef\xbb\xbf"
 
@@ -114,6 +115,7 @@ class Classified:
 
     by_format: dict[str, list[Path]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    explicit: set[Path] = field(default_factory=set)
 
     def files(self) -> list[Path]:
         return [p for group in self.by_format.values() for p in group]
@@ -156,7 +158,10 @@ def classify(paths: Sequence[Path], *, force: str | None = None) -> Classified:
             )
         for file in candidates:
             try:
-                head = read_head(file)
+                head = read_head(file, FIRST_LOOK)
+                fmt = force_format(force, head, file.name) if force else sniff(head, file.name)
+                if fmt is None and len(head) == FIRST_LOOK:
+                    head = read_head(file)
             except OSError as exc:
                 if explicit:
                     raise InputError(
@@ -164,13 +169,16 @@ def classify(paths: Sequence[Path], *, force: str | None = None) -> Classified:
                     ) from exc
                 unreadable.append((file, exc.strerror or "unreadable"))
                 continue
-            fmt = force_format(force, head, file.name) if force else sniff(head, file.name)
+            if fmt is None:
+                fmt = force_format(force, head, file.name) if force else sniff(head, file.name)
             if fmt is None:
                 if explicit:
                     raise _unknown_error(file)
                 unknown.append(file)
                 continue
             out.by_format.setdefault(fmt, []).append(file)
+            if explicit:
+                out.explicit.add(file)
     if unknown:
         shown = ", ".join(str(p) for p in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
         out.notices.append(
