@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 
 import polars as pl
 
-from tokenlens import schema
+from tokenlens import models, schema
 from tokenlens.errors import Notice
 
 CostMode = Literal["auto", "calculate", "reported"]
@@ -118,13 +118,19 @@ def resolve(
     snapshot = data_snapshot.get_snapshot()
     provider_id = SOURCE_PROVIDER.get(source)
     when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    try:
-        provider, info = snapshot.find_provider_model(ref, None, provider_id, None)
-    except LookupError:
-        try:
-            provider, info = snapshot.find_provider_model(ref, None, None, None)
-        except LookupError:
-            return None
+    found = None
+    for candidate in models.price_refs(ref):
+        for provider_hint in dict.fromkeys((provider_id, None)):
+            try:
+                found = snapshot.find_provider_model(candidate, None, provider_hint, None)
+                break
+            except LookupError:
+                continue
+        if found:
+            break
+    if found is None:
+        return None
+    provider, info = found
     standard = info.get_prices(when)
     fast_priced = True
     if fast:
@@ -186,7 +192,8 @@ def cost_expr(discount: float = 1.0) -> pl.Expr:
         + write_5m * rwrite.fill_null(0)
         + write_1h * rwrite_1h.fill_null(0)
     ) / 1_000_000
-    return pl.when(pl.col("_priced")).then(cost * discount).otherwise(None)
+    reported = pl.any_horizontal(pl.col(c).is_not_null() for c in schema.TOKENS)
+    return pl.when(pl.col("_priced") & reported).then(cost * discount).otherwise(None)
 
 
 def price(

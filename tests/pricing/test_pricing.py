@@ -145,3 +145,31 @@ def test_cost_modes(mode: pricing.CostMode, cost: list[float | None], basis: lis
     out = pricing.with_cost(lf, mode).collect()
     assert out["cost_usd"].to_list() == pytest.approx(cost)
     assert out["cost_basis"].to_list() == basis
+
+
+def test_display_names_are_priced_through_their_family() -> None:
+    out = _priced(
+        {"model": "Claude Sonnet 4", "source": "copilot", "input_tokens": 1_000_000},
+        {"model": "claude-4-sonnet", "source": "cursor", "output_tokens": 1_000_000},
+    )
+    assert out["computed_cost_usd"].to_list() == pytest.approx([3.0, 15.0])
+
+
+def test_rows_without_tokens_get_no_computed_cost() -> None:
+    lf, _ = pricing.price(
+        usage_rows(
+            {
+                "model": "claude-sonnet-4-20250514",
+                "input_tokens": None,
+                "cache_write_tokens": None,
+                "cache_write_1h_tokens": None,
+                "cache_read_tokens": None,
+                "output_tokens": None,
+                "reported_cost_usd": 0.04,
+            }
+        )
+    )
+    out = pricing.with_cost(lf).collect()
+    assert out["computed_cost_usd"][0] is None
+    assert out["cost_usd"][0] == pytest.approx(0.04)
+    assert out["cost_basis"][0] == "reported"

@@ -10,7 +10,17 @@ import polars as pl
 
 from tokenlens import schema
 
-GROUP_KEYS: Final = ("day", "week", "month", "source", "model", "user", "project", "session")
+GROUP_KEYS: Final = (
+    "day",
+    "week",
+    "month",
+    "source",
+    "model",
+    "model_family",
+    "user",
+    "project",
+    "session",
+)
 _COLUMN_OF: Final = {"session": "session_id"}
 
 
@@ -27,6 +37,8 @@ def group_expr(key: str, tz: str) -> pl.Expr:
         return (day - pl.duration(days=day.dt.weekday() - 1)).alias("week")
     if key == "month":
         return local_ts(tz).dt.strftime("%Y-%m").alias("month")
+    if key == "model_family":
+        return pl.col("model_family")
     if key in GROUP_KEYS:
         return pl.col(_COLUMN_OF.get(key, key)).alias(key)
     raise ValueError(f"unknown group key {key!r}")

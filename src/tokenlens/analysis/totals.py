@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from tokenlens import models
 from tokenlens.analysis import exprs
 
 METRICS = (
@@ -32,6 +33,8 @@ def totals(priced: pl.LazyFrame, *, by: Sequence[str] = (), tz: str = "UTC") -> 
 
     Time keys sort ascending; ties and other keys sort by name so output is stable.
     """
+    if "model_family" in by:
+        priced = with_model_family(priced)
     keys = [exprs.group_expr(k, tz) for k in by]
     if keys:
         grouped = priced.group_by(keys).agg(exprs.aggregations())
@@ -42,6 +45,17 @@ def totals(priced: pl.LazyFrame, *, by: Sequence[str] = (), tz: str = "UTC") -> 
     if by:
         out = out.sort(list(by), nulls_last=True)
     return out.collect()
+
+
+def with_model_family(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Add `model_family`, mapping each source's spelling of a model to one name."""
+    names = lf.select(pl.col("model").unique()).collect().get_column("model").to_list()
+    mapping = models.families(names)
+    return lf.with_columns(
+        model_family=pl.col("model").replace_strict(
+            mapping, default=pl.col("model"), return_dtype=pl.String
+        )
+    )
 
 
 def bounds(lf: pl.LazyFrame) -> tuple[object, object]:

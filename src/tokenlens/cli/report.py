@@ -18,6 +18,7 @@ class GroupBy(str, Enum):
     month = "month"
     source = "source"
     model = "model"
+    model_family = "model_family"
     user = "user"
     project = "project"
     session = "session"
