@@ -35,6 +35,31 @@ FORMAT_NAMES: Final[dict[str, str]] = {
     "gemini": "Gemini CLI chat log (JSON/JSONL)",
 }
 
+# One line per format on where a user gets it.
+FORMAT_WHERE: Final[dict[str, str]] = {
+    "claude_code": "written by Claude Code to ~/.claude/projects (or CLAUDE_CONFIG_DIR); "
+    "deleted after 30 days, so ingest them",
+    "cursor_csv": "cursor.com/dashboard → Usage → Export CSV (a team admin's export has a "
+    "User column)",
+    "cursor_api_events": "Cursor Admin API: POST api.cursor.com/teams/filtered-usage-events, save "
+    "each page's JSON",
+    "cursor_daily": "Cursor Admin API: POST api.cursor.com/teams/daily-usage-data, save the JSON",
+    "copilot_premium_csv": "GitHub → Settings → Billing → premium request analytics → Download "
+    "(legacy report, until 2025-12)",
+    "copilot_usage_csv": "GitHub → Billing and licensing → Usage → Get usage report (premium "
+    "request or AI usage report, emailed CSV)",
+    "copilot_metrics_users": "GitHub REST: /orgs/ORG/copilot/metrics/reports/users-1-day, "
+    "download the NDJSON from download_links",
+    "copilot_metrics_legacy": "GitHub REST: GET /orgs/ORG/copilot/metrics, save the JSON",
+    "anthropic_claude_code": "Anthropic Admin API: GET /v1/organizations/usage_report/claude_code "
+    "(or Console → Claude Code analytics), save the JSON",
+    "anthropic_messages": "Anthropic Admin API: GET /v1/organizations/usage_report/messages, save "
+    "the JSON",
+    "anthropic_cost": "Anthropic Admin API: GET /v1/organizations/cost_report, save the JSON",
+    "codex": "written by Codex CLI to ~/.codex/sessions and archived_sessions (or CODEX_HOME)",
+    "gemini": "written by Gemini CLI to ~/.gemini/tmp/*/chats (or GEMINI_DATA_DIR)",
+}
+
 
 def _has(head: bytes, *needles: bytes) -> bool:
     return all(n in head for n in needles)
