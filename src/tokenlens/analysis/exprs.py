@@ -92,6 +92,14 @@ def aggregations() -> list[pl.Expr]:
         *(_sum_or_null(c) for c in TOKEN_SUMS),
         schema.total_tokens().sum().alias("total_tokens"),
         _sum_or_null("cost_usd"),
+        _sum_or_null("reported_cost_usd"),
+        _sum_or_null("computed_cost_usd"),
+        pl.when(pl.len() == 0)
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("cost_basis").n_unique() == 1)
+        .then(pl.col("cost_basis").first())
+        .otherwise(pl.lit("mixed"))
+        .alias("cost_basis"),
         schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
         (~priced).sum().cast(pl.Int64).alias("unpriced_events"),
         pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
