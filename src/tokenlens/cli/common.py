@@ -40,7 +40,8 @@ STORE = typer.Option(
 USER = typer.Option(
     None,
     "--user",
-    help="Name for rows from local logs (they name no user); also filters by user.",
+    help="Whose usage: names rows from local logs (which name no user; default "
+    "TOKENLENS_USER, the config's user, else the login) and keeps only that user's rows.",
 )
 SINCE = typer.Option(None, "--since", help="First day, inclusive: YYYY-MM-DD or relative (7d, 4w).")
 UNTIL = typer.Option(None, "--until", help="Last day, inclusive: YYYY-MM-DD or relative (7d).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ class Loaded:
 def resolve_user(option: str | None, cfg: Config) -> str:
     from tokenlens import config
 
-    return option or cfg.user or config.os_user()
+    return option or os.environ.get("TOKENLENS_USER", "").strip() or cfg.user or config.os_user()
 
 
 def overrides(cfg: Config) -> Any:

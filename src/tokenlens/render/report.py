@@ -60,6 +60,7 @@ def render(
     notices: Sequence[Notice] = (),
 ) -> None:
     console.print(header(period, totals))
+    signals = [c for c in ("lines_added", "lines_removed") if totals.get(c) is not None]
     for title, keys, frame in sections:
         if frame.height == 0:
             continue
@@ -67,7 +68,7 @@ def render(
             tables.table(
                 frame,
                 keys=keys,
-                metrics=DEFAULT_METRICS,
+                metrics=[*DEFAULT_METRICS, *signals],
                 console=console,
                 title=title,
                 totals=totals,
