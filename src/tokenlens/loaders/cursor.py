@@ -1,0 +1,680 @@
+"""Cursor: dashboard usage CSV exports and Admin API JSON (FORMATS.md section 2).
+
+Dashboard CSV (header variants A-G of FORMATS.md section 2a). Columns are matched by header name,
+never by position. Every row is one event: errored, aborted, free and zero-token rows included.
+
+- The four token columns are disjoint: "Input (w/ Cache Write)" is the cache write, "Input (w/o
+  Cache Write)" the uncached input, "Cache Read" and "Output" the rest.
+- Variant A (the old "usage-details" export) has one `Tokens` column, a total that cannot be split.
+  It goes into `input_tokens` with the other three token columns null, so `total_tokens()` stays
+  right; the split is unknown (a Notice says so). The "usage-tokens" export B holds the same
+  events with the split, and B wins wherever both are loaded (see "Copies across export shapes").
+- Variant G (one aggregated row per model, no Date) is refused with an InputError: its rows have no
+  time, and they repeat events that the per-event export already counts.
+- Cost: `Included`, `-`, `Free` and empty mean "no reported cost" (null); a number, with or
+  without `$`, is dollars and is taken as shown for every kind (some `Errored, No Charge` rows carry
+  a cost). Requests: a number is request units; `-` (errored) and `Free` are 0 units; an empty cell
+  is unknown (null). Files without a Requests column count 1 request per row.
+- User: the `User` column (team exports); "You" (individual exports) and files without the column
+  get the `user` argument; "N/A" or empty (automation runs) becomes `automation:<Automation ID>`, or
+  stays "N/A" when there is no id.
+
+Identity. `event_id` is a readable string of every identity column, `|`-separated:
+`<shape>|<Date>|<user>|<Cloud Agent ID>|<Automation ID>|<Kind>|<Model>|<Max Mode>|<tokens>`, where
+tokens is `cache_write/input/cache_read/output` (or `total:N` for variant A) and absent columns are
+empty. Cost and Requests are not part of it. Downloads overlap, so the same row in two files is one
+event; a numeric Cost beats `Included` or blank, and between two numbers the copy whose file is
+newer (`as_of`, the newest Date in its file) wins. Identical rows inside one file are one event as
+well: in the real exports no two rows of a file share even a Date (millisecond timestamps), so a
+repeated row is a repeated record, not a second call; a Notice counts them.
+
+Copies across export shapes. The same event appears in exports of different shapes, with different
+labels: the old "usage-details" (A) and "usage-tokens" (B) exports hold the same events, and the
+10-column export (C) of 2025-08-31 repeats 92 events of the usage-tokens file of 2025-08-30 with
+Kind "Included" where B says "Included in Pro". So `<shape>` ranks the copies (details < tokens <
+events < api), and a copy is dropped when a higher-ranked copy has the same Date, user, model and
+token total. API events outrank the CSV because they carry exact cents.
+
+Admin API. `filtered-usage-events` pages: one event per `usageEvents[]` item, tokens from
+`tokenUsage` (absent for calls that are not token-based: null), `chargedCents` / 100 as the
+reported cost (else `tokenUsage.totalCents`), `requestsCosts` as requests. `daily-usage-data`:
+one row per user and day at 00:00 UTC; `acceptedLinesAdded` / `acceptedLinesDeleted` (the AI lines a
+user kept) become lines_added / lines_removed; tokens and model are null (the rows have none), and
+requests are null because the `*Requests`/`*Reqs` fields count raw events that the usage events
+already count as billable units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import polars as pl
+
+from tokenlens import schema
+from tokenlens.errors import InputError, Notice
+from tokenlens.loaders import detect
+from tokenlens.loaders.base import ExportKind, Scan
+
+__all__ = ["EXPORTS", "SOURCE", "SOURCES", "dedupe", "scan"]
+
+SOURCE: Final = "cursor"
+SOURCES: Final = (SOURCE,)
+EXPORTS: Final = (
+    ExportKind(
+        SOURCE,
+        "Cursor usage CSV",
+        "cursor.com/dashboard → Usage → Export CSV (team admins: the team dashboard's Usage tab)",
+    ),
+    ExportKind(
+        SOURCE,
+        "Cursor Admin API usage events (JSON)",
+        "POST api.cursor.com/teams/filtered-usage-events with a team admin API key; save each page",
+    ),
+    ExportKind(
+        SOURCE,
+        "Cursor Admin API daily usage (JSON)",
+        "POST api.cursor.com/teams/daily-usage-data (30 days at most) with an admin API key",
+    ),
+)
+
+# raw column <- header spellings seen in real exports (compared case- and space-insensitively)
+_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "date": ("Date",),
+    "user": ("User",),
+    "cloud_agent_id": ("Cloud Agent ID",),
+    "automation_id": ("Automation ID",),
+    "kind": ("Kind",),
+    "model": ("Model",),
+    "max_mode": ("Max Mode",),
+    "cache_write_tokens": ("Input (w/ Cache Write)",),
+    "input_tokens": ("Input (w/o Cache Write)",),
+    "cache_read_tokens": ("Cache Read",),
+    "output_tokens": ("Output Tokens", "Output"),
+    "total_tokens": ("Total Tokens",),
+    "tokens": ("Tokens",),  # variant A: a total only
+    "reported_cost_usd": ("Cost", "Cost ($)"),  # "Included", "-", "Free", "" become null
+    "requests": ("Requests",),  # "-" and "Free" are 0 units
+    "request_count": ("Request Count",),  # variant G: aggregated per model (refused)
+}
+# the token columns in event-id order (the order of the CSV header)
+_SPLIT: Final = ("cache_write_tokens", "input_tokens", "cache_read_tokens", "output_tokens")
+_NO_COST: Final = ("", "included", "-", "free")
+_ZERO_REQUESTS: Final = ("-", "free")
+_YOU: Final = "you"
+_NO_USER: Final = ("", "n/a")
+_DATE_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
+_ID_DATE: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
+
+# Export shapes, lowest rank first: a copy loses to a higher-ranked copy of the same event.
+_RANK: Final[dict[str, int]] = {"details": 0, "tokens": 1, "events": 2, "api": 3}
+_DAILY: Final = "daily"
+_DAILY_KIND: Final = "daily usage"
+_SHAPE_RE: Final = r"^([a-z]+)\|"
+
+# raw columns every reader produces before conform()
+_RAW_TEXT: Final = ("user", "cloud_agent_id", "automation_id", "kind", "model", "max_mode")
+
+
+def scan(files: list[Path], *, user: str) -> Scan:
+    """Read Cursor CSV and Admin API files into canonical rows, deduplicated by `dedupe`."""
+    paths = sorted(set(files))
+    frames: list[pl.DataFrame] = []
+    notices: list[Notice] = []
+    for path in paths:
+        frame, found = _read(path, user=user)
+        frames.append(frame)
+        notices.extend(found)
+    rows = pl.concat(frames) if frames else schema.empty()
+    repeated = rows.height - rows.select(pl.struct("event_id", "origin").n_unique()).item()
+    if repeated:
+        notices.append(
+            Notice("Cursor: rows repeating an identical row in one file counted once", repeated)
+        )
+    out = dedupe(rows.lazy()).collect()
+    total_only = out.select(_shape().eq("details").sum()).item()
+    if total_only:
+        notices.append(
+            Notice(
+                "Cursor: old usage-details rows give only a token total, kept in input_tokens "
+                "(split unknown; load the matching usage-tokens export to split them)",
+                total_only,
+            )
+        )
+    return Scan(SOURCE, out.lazy(), notices, paths)
+
+
+def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The Cursor identity rule over canonical rows; independent of row order, idempotent.
+
+    Copies with one `event_id` collapse to one: a reported cost beats none, then the newer file
+    (`as_of`), then the larger cost and request count, then the smaller origin, then every other
+    column (a total order). Then a copy from a lower-ranked export shape is dropped when a
+    higher-ranked copy has the same time, user, model and token total (A/B/C and API overlaps).
+    """
+    names = lf.collect_schema().names()
+    keys = [
+        pl.col("reported_cost_usd").is_null(),
+        pl.col("as_of"),
+        pl.col("reported_cost_usd"),
+        pl.col("requests"),
+        pl.col("origin"),
+    ]
+    descending = [False, True, True, True, False]
+    used = {"event_id", "reported_cost_usd", "as_of", "requests", "origin"}
+    rest = [pl.col(c) for c in names if c not in used]
+    repeated = pl.col("event_id").is_duplicated()
+    single = lf.filter(~repeated)
+    best = (
+        lf.filter(repeated)
+        .sort(
+            [pl.col("event_id"), *keys, *rest],
+            descending=[False, *descending, *([False] * len(rest))],
+            nulls_last=True,
+        )
+        .unique(subset=["event_id"], keep="first", maintain_order=True)
+    )
+    rank = _shape().replace_strict(_RANK, default=None, return_dtype=pl.Int8)
+    loose = ["ts", "user", "model", "_total"]
+    return (
+        pl.concat([single, best])
+        .with_columns(_rank=rank, _total=schema.total_tokens())
+        .filter(pl.col("_rank").is_null() | (pl.col("_rank") == pl.col("_rank").max().over(loose)))
+        .drop("_rank", "_total")
+        .sort("ts", "event_id", nulls_last=True)
+    )
+
+
+def _shape() -> pl.Expr:
+    """The export shape named at the start of an event id."""
+    return pl.col("event_id").str.extract(_SHAPE_RE, 1)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _read(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
+    """One file, by its sniffed format; CSV is the fallback (its header is checked there)."""
+    try:
+        head = detect.read_head(path)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", hint="Check the path and its permissions."
+        ) from exc
+    fmt = detect.sniff(head, path.name)
+    if fmt == "cursor_api_events":
+        return _read_events(path, user=user)
+    if fmt == "cursor_daily":
+        return _read_daily(path, user=user)
+    if head.lstrip(detect.BOM).lstrip()[:1] in (b"{", b"["):
+        raise InputError(
+            f"{path}: not a Cursor export (JSON without usageEvents or daily usage rows)",
+            hint="Give the JSON saved from the Admin API's filtered-usage-events or "
+            "daily-usage-data endpoints.",
+        )
+    return _read_csv(path, user=user)
+
+
+# --------------------------------------------------------------------------- dashboard CSV
+
+
+def _norm(header: str) -> str:
+    return " ".join(header.split()).casefold()
+
+
+_SPELLINGS: Final = {_norm(s): raw for raw, spellings in _COLUMNS.items() for s in spellings}
+
+
+def _match_headers(header: Iterable[str]) -> dict[str, str]:
+    """raw column -> the header as the file spells it (the first match wins)."""
+    found: dict[str, str] = {}
+    for name in header:
+        raw = _SPELLINGS.get(_norm(name))
+        if raw is not None and raw not in found:
+            found[raw] = name
+    return found
+
+
+def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
+    """A dashboard export: every column read as text, then typed by header name."""
+    options: dict[str, Any] = {
+        "infer_schema": False,
+        "encoding": "utf8-lossy",
+        "quote_char": '"',
+        "truncate_ragged_lines": True,
+    }
+    try:
+        header = pl.read_csv(path, n_rows=0, **options).columns
+        found = _match_headers(header)
+        _check_header(path, found)
+        raw = pl.read_csv(path, columns=list(found.values()), **options)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(
+            f"{path}: not a readable CSV ({str(exc).splitlines()[0] if str(exc) else exc})",
+            hint="Download the usage CSV again from the Cursor dashboard.",
+        ) from exc
+    raw = raw.rename({name: col for col, name in found.items()})
+    typed = raw.lazy().select(
+        _typed_columns(found, user=user),
+        origin=pl.lit(str(path)),
+        _shape=pl.lit(_csv_shape(found)),
+    )
+    return _finish(typed.collect(), path)
+
+
+def _check_header(path: Path, found: dict[str, str]) -> None:
+    if "date" in found:
+        return
+    if "model" in found and ("request_count" in found or "reported_cost_usd" in found):
+        raise InputError(
+            f"{path}: an aggregated Cursor export (one row per model, no Date column); its usage "
+            "cannot be placed in time and repeats what the per-event export holds",
+            hint="Download the per-event CSV instead: cursor.com/dashboard → Usage → Export CSV.",
+        )
+    raise InputError(
+        f"{path}: not a Cursor usage CSV (no Date column)",
+        hint="Give the CSV from cursor.com/dashboard → Usage → Export CSV.",
+    )
+
+
+def _csv_shape(found: dict[str, str]) -> str:
+    """details (total only), tokens (split, no Max Mode) or events (split with Max Mode)."""
+    split = any(c in found for c in _SPLIT)
+    if "tokens" in found and not split:
+        return "details"
+    if split and "max_mode" not in found:
+        return "tokens"
+    return "events"
+
+
+def _text(found: dict[str, str], col: str) -> pl.Expr:
+    if col not in found:
+        return pl.lit(None, pl.String)
+    stripped = pl.col(col).str.strip_chars()
+    return pl.when(stripped != "").then(stripped)
+
+
+def _typed_columns(found: dict[str, str], *, user: str) -> list[pl.Expr]:
+    """Canonical values plus `_bad_*` flags for the notices, all by header name."""
+    exprs = [
+        _timestamp(_text(found, "date")).alias("ts"),
+        _user(found, user=user).alias("user"),
+        *(_text(found, c).alias(c) for c in _RAW_TEXT if c != "user"),
+    ]
+    bad_tokens = pl.lit(False)
+    total_only = _csv_shape(found) == "details"
+    token_cols = ("tokens",) if total_only else _SPLIT
+    for col in token_cols:
+        cell = _text(found, col)
+        value = cell.cast(pl.Int64, strict=False)
+        bad_tokens = bad_tokens | (cell.is_not_null() & (value.is_null() | (value < 0)))
+        exprs.append(value.alias("input_tokens" if col == "tokens" else col))
+    made = {"input_tokens" if c == "tokens" else c for c in token_cols}
+    exprs += [pl.lit(None, pl.Int64).alias(c) for c in _SPLIT if c not in made]
+    if "total_tokens" in found and not total_only:
+        parts = [_text(found, c).cast(pl.Int64, strict=False).fill_null(0) for c in _SPLIT]
+        total = _text(found, "total_tokens").cast(pl.Int64, strict=False)
+        mismatch = total.is_not_null() & (total != pl.sum_horizontal(parts))
+        exprs.append(mismatch.alias("_bad_total"))
+    cost, bad_cost = _money(_text(found, "reported_cost_usd"))
+    exprs += [cost.alias("reported_cost_usd"), bad_cost.alias("_bad_cost")]
+    if "requests" in found:
+        requests, bad_requests = _units(_text(found, "requests"))
+    else:
+        requests, bad_requests = pl.lit(1.0), pl.lit(False)
+    exprs += [requests.alias("requests"), bad_requests.alias("_bad_requests")]
+    exprs.append(bad_tokens.alias("_bad_tokens"))
+    if "reported_cost_usd" in found:
+        exprs.append(_text(found, "reported_cost_usd").alias("_cost_text"))
+    return exprs
+
+
+def _timestamp(cell: pl.Expr) -> pl.Expr:
+    """Cursor writes `2026-02-16T15:00:48.960Z`; other ISO-8601 spellings are read as well."""
+    exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False)
+    loose = cell.str.to_datetime(time_zone="UTC", strict=False)
+    return exact.fill_null(loose).dt.cast_time_unit("us")
+
+
+def _user(found: dict[str, str], *, user: str) -> pl.Expr:
+    """Team exports name the user; "You" and individual exports are the `user` argument."""
+    if "user" not in found:
+        return pl.lit(user)
+    cell = _text(found, "user")
+    lowered = cell.str.to_lowercase()
+    automation = pl.lit("automation:") + _text(found, "automation_id")
+    return (
+        pl.when(lowered == _YOU)
+        .then(pl.lit(user))
+        .when(cell.is_null() | lowered.is_in(_NO_USER))
+        .then(automation.fill_null(pl.lit("N/A")))
+        .otherwise(cell)
+    )
+
+
+def _money(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Dollars with or without `$`; the no-cost labels are null. Also: unreadable cells."""
+    label = cell.is_null() | cell.str.to_lowercase().is_in(_NO_COST)
+    digits = cell.str.replace("$", "", literal=True).str.strip_chars()
+    number = digits.cast(pl.Float64, strict=False)
+    ok = number.is_not_null() & number.is_finite()
+    return pl.when(~label & ok).then(number), ~label & ~ok
+
+
+def _units(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Request units: a number; `-` and `Free` are 0; empty is unknown. Also: unreadable cells."""
+    zero = cell.str.to_lowercase().is_in(_ZERO_REQUESTS)
+    number = cell.cast(pl.Float64, strict=False)
+    ok = number.is_not_null() & number.is_finite()
+    value = pl.when(zero).then(pl.lit(0.0)).when(ok).then(number)
+    return value, cell.is_not_null() & ~zero & ~ok
+
+
+def _finish(typed: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]]:
+    """Drop unreadable rows (counted), stamp `as_of` and the event id, conform."""
+    bad_row = pl.col("ts").is_null() | pl.col("_bad_tokens")
+    counts = typed.select(
+        bad_rows=bad_row.sum(),
+        bad_total=pl.col("_bad_total").sum() if "_bad_total" in typed.columns else pl.lit(0),
+        bad_cost=pl.col("_bad_cost").sum(),
+        bad_requests=pl.col("_bad_requests").sum(),
+    ).row(0, named=True)
+    notices = []
+    where = str(path)
+    if counts["bad_rows"]:
+        notices.append(
+            Notice(
+                "Cursor: skipped rows with an unreadable Date or token count",
+                counts["bad_rows"],
+                where,
+            )
+        )
+    if counts["bad_total"]:
+        notices.append(
+            Notice(
+                "Cursor: Total Tokens differs from the sum of the four token columns "
+                "(the four columns were used)",
+                counts["bad_total"],
+                where,
+            )
+        )
+    if counts["bad_cost"]:
+        labels = (
+            typed.filter(pl.col("_bad_cost"))
+            .get_column("_cost_text")
+            .unique()
+            .sort()
+            .head(3)
+            .to_list()
+        )
+        notices.append(
+            Notice(
+                f"Cursor: Cost cells not understood, read as no cost ({', '.join(labels)})",
+                counts["bad_cost"],
+                where,
+            )
+        )
+    if counts["bad_requests"]:
+        notices.append(
+            Notice(
+                "Cursor: Requests cells not understood, read as unknown",
+                counts["bad_requests"],
+                where,
+            )
+        )
+    good = typed.lazy().filter(~bad_row)
+    return _canonical(good).collect(), notices
+
+
+def _canonical(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """as_of (newest time in the file), the readable event id, and the USAGE schema."""
+    shape = pl.col("_shape")
+    tokens = (
+        pl.when(shape == "details")
+        .then(pl.lit("total:") + pl.col("input_tokens").cast(pl.String).fill_null(""))
+        .otherwise(
+            pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in _SPLIT], separator="/")
+        )
+    )
+    parts = [
+        shape,
+        pl.col("ts").dt.strftime(_ID_DATE),
+        pl.col("user"),
+        pl.col("cloud_agent_id"),
+        pl.col("automation_id"),
+        pl.col("kind"),
+        pl.col("model"),
+        pl.col("max_mode"),
+        tokens,
+    ]
+    out = lf.with_columns(
+        event_id=pl.concat_str([p.fill_null("") for p in parts], separator="|"),
+        as_of=pl.col("ts").max(),
+        source=pl.lit(SOURCE),
+    )
+    return schema.conform(out)
+
+
+# --------------------------------------------------------------------------- Admin API JSON
+
+
+class _TokenUsage(msgspec.Struct, rename="camel"):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    total_cents: float | None = None
+
+
+class _Event(msgspec.Struct, rename="camel"):
+    timestamp: str | int
+    user_email: str | None = None
+    service_account_name: str | None = None
+    service_account_id: str | None = None
+    cloud_agent_id: str | None = None
+    automation_id: str | None = None
+    model: str | None = None
+    kind: str | None = None
+    max_mode: bool | None = None
+    requests_costs: float | None = None
+    token_usage: _TokenUsage | None = None
+    charged_cents: float | None = None
+
+
+class _Day(msgspec.Struct, rename="camel"):
+    email: str | None = None
+    user_id: str | int | None = None
+    day: str | None = None
+    date: int | str | None = None
+    accepted_lines_added: int | None = None
+    accepted_lines_deleted: int | None = None
+
+
+def _load_json(path: Path) -> list[Any]:
+    """Top-level JSON values of a file: one document, or one per line (saved pages)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", hint="Check the path and its permissions."
+        ) from exc
+    data = data.removeprefix(detect.BOM)
+    try:
+        return [msgspec.json.decode(data)]
+    except msgspec.DecodeError:
+        pass
+    values = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            values.append(msgspec.json.decode(line))
+        except msgspec.DecodeError as exc:
+            raise InputError(
+                f"{path}: not valid JSON ({exc})",
+                hint="Save the Admin API response body as it came, one page per file or line.",
+            ) from exc
+    return values
+
+
+def _items(values: Sequence[Any], key: str, marker: str) -> list[Any]:
+    """Rows under `key` in each page; a bare row (holding `marker`) is taken as it is."""
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, list):
+            out.extend(_items(value, key, marker))
+        elif isinstance(value, dict) and isinstance(value.get(key), list):
+            out.extend(value[key])
+        elif isinstance(value, dict) and marker in value:
+            out.append(value)
+    return out
+
+
+def _epoch_ms(value: str | int) -> int | None:
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _api_user(event: _Event, user: str) -> str:
+    """The event's own user: email, else service account, else automation, else `user`."""
+    for name in (event.user_email, event.service_account_name, event.service_account_id):
+        if name:
+            return name
+    if event.automation_id:
+        return f"automation:{event.automation_id}"
+    return user
+
+
+_EVENT_COLUMNS: Final[dict[str, pl.DataType]] = {
+    "_ms": pl.Int64(),
+    "user": pl.String(),
+    "cloud_agent_id": pl.String(),
+    "automation_id": pl.String(),
+    "kind": pl.String(),
+    "model": pl.String(),
+    "max_mode": pl.String(),
+    "cache_write_tokens": pl.Int64(),
+    "input_tokens": pl.Int64(),
+    "cache_read_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "requests": pl.Float64(),
+    "reported_cost_usd": pl.Float64(),
+}
+
+
+def _event_row(item: Any, user: str) -> tuple[Any, ...] | None:
+    try:
+        event = msgspec.convert(item, _Event, strict=False)
+    except msgspec.ValidationError:
+        return None
+    ms = _epoch_ms(event.timestamp)
+    if ms is None:
+        return None
+    usage = event.token_usage
+    cents = event.charged_cents
+    if cents is None and usage is not None:
+        cents = usage.total_cents
+    max_mode = None if event.max_mode is None else ("Yes" if event.max_mode else "No")
+    return (
+        ms,
+        _api_user(event, user),
+        event.cloud_agent_id,
+        event.automation_id,
+        event.kind,
+        event.model,
+        max_mode,
+        usage.cache_write_tokens if usage else None,
+        usage.input_tokens if usage else None,
+        usage.cache_read_tokens if usage else None,
+        usage.output_tokens if usage else None,
+        event.requests_costs,
+        None if cents is None else cents / 100,
+    )
+
+
+def _read_events(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
+    """filtered-usage-events pages: one row per usage event."""
+    items = _items(_load_json(path), "usageEvents", "timestamp")
+    rows = [_event_row(item, user) for item in items]
+    good = [row for row in rows if row is not None]
+    frame = pl.DataFrame(good, schema=_EVENT_COLUMNS, orient="row")
+    lf = frame.lazy().with_columns(
+        ts=pl.from_epoch(pl.col("_ms"), time_unit="ms").dt.replace_time_zone("UTC"),
+        origin=pl.lit(str(path)),
+        _shape=pl.lit("api"),
+    )
+    lf = lf.with_columns(pl.col("ts").dt.cast_time_unit("us"))
+    notices = []
+    if len(good) < len(rows):
+        notices.append(
+            Notice("Cursor: skipped malformed usage events", len(rows) - len(good), str(path))
+        )
+    return _canonical(lf).collect(), notices
+
+
+def _day_of(row: _Day) -> date | None:
+    if row.day:
+        try:
+            return date.fromisoformat(row.day.strip()[:10])
+        except ValueError:
+            return None
+    ms = None if row.date is None else _epoch_ms(row.date)
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).date()
+
+
+def _read_daily(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
+    """daily-usage-data: one row per user and day, lines of code only."""
+    items = _items(_load_json(path), "data", "totalLinesAdded")
+    days: list[date] = []
+    users: list[str] = []
+    added: list[int | None] = []
+    removed: list[int | None] = []
+    bad = 0
+    for item in items:
+        try:
+            row = msgspec.convert(item, _Day, strict=False)
+        except msgspec.ValidationError:
+            bad += 1
+            continue
+        day = _day_of(row)
+        if day is None:
+            bad += 1
+            continue
+        days.append(day)
+        users.append(row.email or (f"user:{row.user_id}" if row.user_id is not None else user))
+        added.append(row.accepted_lines_added)
+        removed.append(row.accepted_lines_deleted)
+    frame = pl.DataFrame(
+        {
+            "ts": pl.Series(days, dtype=pl.Date)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC"),
+            "user": pl.Series(users, dtype=pl.String),
+            "lines_added": pl.Series(added, dtype=pl.Int64),
+            "lines_removed": pl.Series(removed, dtype=pl.Int64),
+        }
+    )
+    out = frame.lazy().with_columns(
+        event_id=pl.concat_str(
+            [pl.lit(_DAILY), pl.col("ts").dt.strftime("%Y-%m-%d"), pl.col("user")], separator="|"
+        ),
+        kind=pl.lit(_DAILY_KIND),
+        origin=pl.lit(str(path)),
+        as_of=pl.col("ts").max(),
+        source=pl.lit(SOURCE),
+    )
+    notices = [Notice("Cursor: skipped malformed daily usage rows", bad, str(path))] if bad else []
+    return schema.conform(out).collect(), notices
