@@ -454,11 +454,13 @@ def _read(path: Path, rows: _Rows) -> None:
 # ------------------------------------------------------------------------------ frame
 
 _ISO: Final = "%Y-%m-%dT%H:%M:%SZ"
+# RFC 3339: `Z` or an offset, fraction optional. One explicit format: no per-column inference.
+_RFC3339: Final = "%Y-%m-%dT%H:%M:%S%.f%#z"
 
 
 def _parse_ts(expr: pl.Expr) -> pl.Expr:
     """RFC 3339 times, or bare `YYYY-MM-DD` dates (00:00 UTC)."""
-    full = expr.str.to_datetime(time_zone="UTC", strict=False).dt.cast_time_unit("us")
+    full = expr.str.to_datetime(_RFC3339, time_zone="UTC", strict=False).dt.cast_time_unit("us")
     day = expr.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us", "UTC"))
     return pl.when(expr.str.len_chars() == 10).then(day).otherwise(full)
 
@@ -481,7 +483,9 @@ def _canonical(raw: pl.DataFrame) -> tuple[pl.LazyFrame, int]:
         parsed.lazy()
         .filter(readable)
         .with_columns(
-            event_id=pl.concat_str([when, pl.col("key")], separator="|"),
+            event_id=pl.concat_str(
+                [when, pl.col("key").replace("", None)], separator="|", ignore_nulls=True
+            ),
             as_of=pl.col("_end").max().over("origin"),
             requests=pl.lit(None, pl.Float64),
         )

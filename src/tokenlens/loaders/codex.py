@@ -63,7 +63,8 @@ _MARKERS: Final = (b'"token_count"', b'"turn_context"', b'"session_meta"')
 _SUBAGENT_MARK: Final = b"thread_spawn"
 _HEAD: Final = 16 << 10
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-_TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
+# RFC 3339: `Z` or an offset, fraction optional. One explicit format: no per-column inference.
+_TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.f%#z"
 _ID_TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 # TokenUsage field -> position in the tuples below
@@ -373,11 +374,8 @@ _RAW_TOKENS: Final = ("raw_input", "raw_cached", "raw_output", "raw_reasoning", 
 
 
 def _parse_ts(col: str) -> pl.Expr:
-    text = pl.col(col)
-    exact = text.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
-    return exact.fill_null(text.str.to_datetime(time_zone="UTC", strict=False)).dt.cast_time_unit(
-        "us"
-    )
+    parsed = pl.col(col).str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
+    return parsed.dt.cast_time_unit("us")
 
 
 def _canonical(raw: pl.LazyFrame, *, user: str) -> pl.LazyFrame:

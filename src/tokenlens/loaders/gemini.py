@@ -54,7 +54,8 @@ KIND_SUBAGENT: Final = "subagent"
 CHATS_DIR: Final = "chats"
 # Only these lines can carry usage or session metadata; others are decoded only if they match.
 _MARKERS: Final = (b'"tokens"', b'"$set"', b'"sessionId"', b'"projectHash"')
-_TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
+# RFC 3339: `Z` or an offset, fraction optional. One explicit format: no per-column inference.
+_TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.f%#z"
 
 Number = int | float | None
 
@@ -290,10 +291,8 @@ def _rows(files: list[Path], counts: _Counts) -> dict[str, list[Any]]:
 
 
 def _parse_ts(expr: pl.Expr) -> pl.Expr:
-    exact = expr.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
-    return exact.fill_null(expr.str.to_datetime(time_zone="UTC", strict=False)).dt.cast_time_unit(
-        "us"
-    )
+    parsed = expr.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
+    return parsed.dt.cast_time_unit("us")
 
 
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
