@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import getpass
 import os
+import re
+import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,18 +68,39 @@ def os_user() -> str:
 
 @dataclass
 class Config:
+    """The settings a config file can hold; absent keys keep their documented defaults."""
+
     path: Path | None = None
+    text: str = ""
     user: str | None = None
     price_models: dict[str, dict[str, float]] = field(default_factory=dict)
     price_aliases: dict[str, str] = field(default_factory=dict)
     price_discount: float = 1.0
+    user_aliases: dict[str, str] = field(default_factory=dict)
+    teams_file: Path | None = None
+    teams: dict[str, str] = field(default_factory=dict)
+    outliers: dict[str, Any] = field(default_factory=dict)
+    leaderboard: dict[str, Any] = field(default_factory=dict)
+    badges: dict[str, float] = field(default_factory=dict)
+    budgets: list[dict[str, Any]] = field(default_factory=list)
+    salt: str | None = None
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        """An error naming the file, the line and the key."""
+        return ConfigError(
+            f"{self.path}{_line_of(self.text, key)}: key {key!r}: {problem}",
+            hint="Fix the file, or run `tokenlens config show` to see the expected keys.",
+        )
 
 
-def _fail(path: Path, key: str, problem: str) -> ConfigError:
-    return ConfigError(
-        f"{path}: key {key!r}: {problem}",
-        hint="Fix the file, or run `tokenlens config show` to see the expected keys.",
-    )
+def _line_of(text: str, key: str) -> str:
+    """`:LINE` of the line that sets the key's last part, when it can be found."""
+    leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
+    pattern = re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(leaf)}[\"']?\s*(=|\])")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return f":{number}"
+    return ""
 
 
 def load(path: Path | None = None) -> Config:
@@ -90,34 +114,89 @@ def load(path: Path | None = None) -> Config:
             raise ConfigError(f"{target}: no such config file", hint="Check the --config path.")
         return Config()
     try:
-        data = tomllib.loads(target.read_text("utf-8"))
+        text = target.read_text("utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{target}: {exc}", hint="Fix the TOML syntax at that line.") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{target}: cannot read: {exc}", hint="Check the file.") from exc
-    return _parse(target, data)
+    cfg = Config(path=target, text=text)
+    _parse(cfg, data)
+    return cfg
 
 
-def _parse(path: Path, data: dict[str, Any]) -> Config:
-    cfg = Config(path=path)
+def _table(cfg: Config, data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise cfg.fail(key, "must be a table")
+    return value
+
+
+def _number(cfg: Config, key: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise cfg.fail(key, f"must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _parse(cfg: Config, data: dict[str, Any]) -> None:
+    known = {
+        "user",
+        "pricing",
+        "aliases",
+        "teams_file",
+        "outliers",
+        "leaderboard",
+        "budgets",
+        "anonymize",
+    }
+    for key in data:
+        if key not in known:
+            raise cfg.fail(key, f"unknown setting; known: {', '.join(sorted(known))}")
     user = data.get("user")
     if user is not None and not isinstance(user, str):
-        raise _fail(path, "user", "must be a string")
+        raise cfg.fail("user", "must be a string")
     cfg.user = user
-    pricing = data.get("pricing", {})
-    if not isinstance(pricing, dict):
-        raise _fail(path, "pricing", "must be a table")
-    discount = pricing.get("discount", 1.0)
-    if not isinstance(discount, int | float) or not 0 < discount <= 10:
-        raise _fail(path, "pricing.discount", "must be a number between 0 and 10")
-    cfg.price_discount = float(discount)
+    _parse_pricing(cfg, _table(cfg, data, "pricing"))
+    aliases = _table(cfg, data, "aliases")
+    for name, target in aliases.items():
+        if not isinstance(target, str):
+            raise cfg.fail(f"aliases.{name}", "must name one user, as a string")
+    cfg.user_aliases = {str(k): str(v) for k, v in aliases.items()}
+    teams_file = data.get("teams_file")
+    if teams_file is not None:
+        if not isinstance(teams_file, str):
+            raise cfg.fail("teams_file", "must be a path, as a string")
+        base = cfg.path.parent if cfg.path else Path.cwd()
+        cfg.teams_file = (base / Path(teams_file).expanduser()).resolve()
+        cfg.teams = load_teams(cfg.teams_file, cfg)
+    cfg.outliers = dict(_table(cfg, data, "outliers"))
+    board = dict(_table(cfg, data, "leaderboard"))
+    badges = board.pop("badges", {})
+    if not isinstance(badges, dict):
+        raise cfg.fail("leaderboard.badges", "must be a table of badge = top share")
+    cfg.badges = {
+        str(k): _number(cfg, f"leaderboard.badges.{k}", v, 0.0, 1.0) for k, v in badges.items()
+    }
+    cfg.leaderboard = board
+    budgets = data.get("budgets", [])
+    if not isinstance(budgets, list) or not all(isinstance(b, dict) for b in budgets):
+        raise cfg.fail("budgets", "must be an array of tables: [[budgets]]")
+    cfg.budgets = [dict(b) for b in budgets]
+    salt = _table(cfg, data, "anonymize").get("salt")
+    if salt is not None and (not isinstance(salt, str) or len(salt) < 16):
+        raise cfg.fail("anonymize.salt", "must be a string of at least 16 characters")
+    cfg.salt = salt
+
+
+def _parse_pricing(cfg: Config, pricing: dict[str, Any]) -> None:
+    cfg.price_discount = _number(cfg, "pricing.discount", pricing.get("discount", 1.0), 0.0, 10.0)
     aliases = pricing.get("aliases", {})
     if not isinstance(aliases, dict) or not all(isinstance(v, str) for v in aliases.values()):
-        raise _fail(path, "pricing.aliases", "must map model ids to model ids")
+        raise cfg.fail("pricing.aliases", "must map model ids to model ids")
     cfg.price_aliases = dict(aliases)
     models = pricing.get("models", {})
     if not isinstance(models, dict):
-        raise _fail(path, "pricing.models", "must be a table of models")
+        raise cfg.fail("pricing.models", "must be a table of models")
     allowed = {
         "input_mtok",
         "output_mtok",
@@ -127,11 +206,60 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     }
     for name, prices in models.items():
         if not isinstance(prices, dict):
-            raise _fail(path, f"pricing.models.{name}", "must be a table of prices")
+            raise cfg.fail(f"pricing.models.{name}", "must be a table of prices")
         for key, value in prices.items():
             if key not in allowed:
-                raise _fail(path, f"pricing.models.{name}.{key}", f"unknown; use {sorted(allowed)}")
-            if not isinstance(value, int | float) or value < 0:
-                raise _fail(path, f"pricing.models.{name}.{key}", "must be a number >= 0")
+                raise cfg.fail(f"pricing.models.{name}.{key}", f"unknown; use {sorted(allowed)}")
+            _number(cfg, f"pricing.models.{name}.{key}", value, 0.0, 1e6)
         cfg.price_models[name] = {k: float(v) for k, v in prices.items()}
-    return cfg
+
+
+_TEAM_USER_COLUMNS = ("user", "email", "login", "username", "name", "employee")
+_TEAM_COLUMNS = ("team", "group", "department", "org", "squad")
+
+
+def load_teams(path: Path, cfg: Config | None = None) -> dict[str, str]:
+    """user -> team from a CSV with a header (an HR export): the first user-like and team-like
+    columns by name; later rows win for a user listed twice."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            fields = {f.strip().lower(): f for f in reader.fieldnames or []}
+            user_col = next((fields[c] for c in _TEAM_USER_COLUMNS if c in fields), None)
+            team_col = next((fields[c] for c in _TEAM_COLUMNS if c in fields), None)
+            if user_col is None or team_col is None:
+                raise ConfigError(
+                    f"{path}: teams file needs a user column ({', '.join(_TEAM_USER_COLUMNS)}) "
+                    f"and a team column ({', '.join(_TEAM_COLUMNS)})",
+                    hint="Give the CSV a header row such as: user,team",
+                )
+            return {
+                row[user_col].strip(): row[team_col].strip()
+                for row in reader
+                if row.get(user_col) and row.get(team_col)
+            }
+    except OSError as exc:
+        where = f" (teams_file in {cfg.path})" if cfg and cfg.path else ""
+        raise ConfigError(
+            f"{path}: cannot read the teams file{where}: {exc.strerror}",
+            hint="Fix teams_file in the config, or create the CSV.",
+        ) from exc
+
+
+def salt_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP)) / "anonymize.salt"
+
+
+def anonymize_salt(cfg: Config) -> bytes:
+    """The config's salt, else one kept in the data folder (made on first use)."""
+    if cfg.salt:
+        return cfg.salt.encode()
+    path = salt_path()
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    salt = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(salt)
+    return salt

@@ -34,7 +34,7 @@ def test_export_parquet_has_the_canonical_columns(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     frame = pl.read_parquet(out)
-    assert frame.columns == list(schema.PRICED)
+    assert frame.columns == [*schema.PRICED, "team"]
     assert frame["event_id"].to_list() == ["m1:r1", "m2:r2"]
     assert frame["user"].to_list() == ["a", "a"]
     assert out.stat().st_mode & 0o077 == 0

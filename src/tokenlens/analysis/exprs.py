@@ -18,6 +18,7 @@ GROUP_KEYS: Final = (
     "model",
     "model_family",
     "user",
+    "team",
     "project",
     "session",
 )
@@ -116,8 +117,11 @@ def derived() -> list[pl.Expr]:
     """Metrics computed from the aggregates."""
     tokens = [pl.col(c).fill_null(0) for c in schema.TOKENS]
     input_side = tokens[0] + tokens[1] + tokens[2]
+    lines = pl.col("lines_added")
     return [
         ratio(pl.col("cost_usd") * 1_000_000, pl.col("_priced_tokens")).alias("usd_per_mtok"),
+        ratio(lines * 1_000_000, pl.col("total_tokens")).alias("lines_added_per_mtok"),
+        ratio(pl.col("cost_usd"), lines).alias("usd_per_line_added"),
         ratio(pl.col("cache_read_tokens").fill_null(0), input_side).alias("cache_hit_ratio"),
         ratio(pl.col("output_tokens").fill_null(0), pl.col("total_tokens")).alias("output_ratio"),
     ]

@@ -25,16 +25,25 @@ METRICS = (
     "usd_per_mtok",
     "cache_hit_ratio",
     "output_ratio",
+    "lines_added_per_mtok",
+    "usd_per_line_added",
     "unpriced_events",
     "sessions",
     *exprs.SIGNALS,
 )
 
 
-def totals(priced: pl.LazyFrame, *, by: Sequence[str] = (), tz: str = "UTC") -> pl.DataFrame:
+def totals(
+    priced: pl.LazyFrame,
+    *,
+    by: Sequence[str] = (),
+    tz: str = "UTC",
+    blended_usd_per_mtok: float | None = None,
+) -> pl.DataFrame:
     """One row per group (or one row overall), sorted by the group keys.
 
-    Time keys sort ascending; ties and other keys sort by name so output is stable.
+    Time keys sort ascending; ties and other keys sort by name so output is stable. With a
+    blended price, `blended_cost_usd` says what the same tokens cost at that one flat rate.
     """
     if "model_family" in by:
         priced = with_model_family(priced)
@@ -44,7 +53,12 @@ def totals(priced: pl.LazyFrame, *, by: Sequence[str] = (), tz: str = "UTC") -> 
     else:
         grouped = priced.select(exprs.aggregations())
     out = grouped.with_columns(exprs.derived()).drop("_priced_tokens")
-    out = out.select([*by, *METRICS])
+    metrics = list(METRICS)
+    if blended_usd_per_mtok is not None:
+        blended = pl.col("total_tokens") * blended_usd_per_mtok / 1_000_000
+        out = out.with_columns(blended.alias("blended_cost_usd"))
+        metrics.insert(metrics.index("usd_per_mtok"), "blended_cost_usd")
+    out = out.select([*by, *metrics])
     if by:
         out = out.sort(list(by), nulls_last=True)
     return out.collect()

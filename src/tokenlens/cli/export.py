@@ -38,26 +38,23 @@ def export(
     config_file: Path | None = common.CONFIG,
 ) -> None:
     """Write the canonical rows (after filters), priced, for other tools and cron jobs."""
-    from tokenlens import config
-
-    cfg = config.load(config_file)
-    zone = tz or config.local_timezone()
-    config.check_timezone(zone)
-    forced = source[0] if paths and source and len(source) == 1 else None
-    loaded = inputs.load(paths, store, user=user, source=forced, cfg=cfg)
-    from tokenlens import pricing
-    from tokenlens.analysis import filters
+    sel = inputs.select(
+        paths,
+        store=store,
+        user=user,
+        since=since,
+        until=until,
+        tz=tz,
+        sources=source,
+        models=model,
+        projects=project,
+        cost_mode=cost_mode.value,
+        config_file=config_file,
+    )
     from tokenlens.render import flat, jsonout
 
-    rows = pricing.with_cost(loaded.rows, cost_mode.value)
-    rows = filters.apply(
-        rows, sources=source, models=model, projects=project, users=[user] if user else None
-    )
-    last = filters.last_day(rows, zone)
-    end = common.parse_day(until, anchor=last, option="--until")
-    start = common.parse_day(since, anchor=end or last, option="--since")
-    frame = filters.apply(rows, since=start, until=end, tz=zone).sort("ts", "event_id").collect()
-    common.warn_all(loaded.notices)
+    frame = sel.rows.sort("ts", "event_id").collect()
+    common.warn_all(sel.notices)
     if fmt is ExportFormat.parquet:
         if output is None:
             if sys.stdout.isatty():

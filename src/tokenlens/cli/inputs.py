@@ -198,3 +198,63 @@ def _priced(frame: pl.LazyFrame, notices: list[Notice], cfg: Config, origin: str
 
     priced, price_notices = pricing.price(frame, overrides=overrides(cfg))
     return Loaded(priced, [*notices, *price_notices], origin)
+
+
+@dataclass
+class Selection:
+    """Priced rows after identities, filters and the period; what every analysis starts from."""
+
+    rows: pl.LazyFrame
+    notices: list[Notice]
+    cfg: Config
+    tz: str
+    start: Any  # date | None
+    end: Any  # date | None: the period's last day (--until, else the last event)
+    filters: dict[str, Any]
+
+
+def select(
+    paths: list[Path] | None,
+    *,
+    store: Path | None,
+    user: str | None,
+    since: str | None,
+    until: str | None,
+    tz: str | None,
+    sources: list[str] | None,
+    models: list[str] | None,
+    projects: list[str] | None,
+    cost_mode: str,
+    config_file: Path | None,
+) -> Selection:
+    """Load rows, price them under the cost mode, map identities, filter, and fix the period."""
+    from tokenlens import config
+
+    cfg = config.load(config_file)
+    zone = tz or config.local_timezone()
+    config.check_timezone(zone)
+    forced = sources[0] if paths and sources and len(sources) == 1 else None
+    loaded = load(paths, store, user=user, source=forced, cfg=cfg)
+    from tokenlens import pricing
+    from tokenlens.analysis import filters, identity
+    from tokenlens.cli.common import parse_day
+
+    rows = pricing.with_cost(loaded.rows, cost_mode)  # type: ignore[arg-type]
+    rows = identity.apply_identities(rows, aliases=cfg.user_aliases, teams=cfg.teams)
+    who = [cfg.user_aliases.get(user, user)] if user else None
+    rows = filters.apply(rows, sources=sources, models=models, projects=projects, users=who)
+    last = filters.last_day(rows, zone)
+    end = parse_day(until, anchor=last, option="--until")
+    start = parse_day(since, anchor=end or last, option="--since")
+    rows = filters.apply(rows, since=start, until=end, tz=zone).cache()
+    shown = {
+        "since": start,
+        "until": end,
+        "tz": zone,
+        "source": sources or None,
+        "model": models or None,
+        "project": projects or None,
+        "user": user,
+        "cost_mode": cost_mode,
+    }
+    return Selection(rows, loaded.notices, cfg, zone, start, end or last, shown)

@@ -20,6 +20,7 @@ class GroupBy(str, Enum):
     model = "model"
     model_family = "model_family"
     user = "user"
+    team = "team"
     project = "project"
     session = "session"
 
@@ -41,42 +42,37 @@ def report(
     fmt: common.Format = common.FORMAT,
     json_: bool = common.JSON,
     cost_mode: common.CostModeOpt = common.COST_MODE,
+    blended_price: float | None = typer.Option(
+        None,
+        "--blended-price",
+        min=0,
+        help="Also show what the tokens would cost at this one flat USD per million tokens.",
+    ),
     config_file: Path | None = common.CONFIG,
 ) -> None:
     """Report tokens, cost, $/Mtok and cache-hit ratio, by day and model or any --by keys."""
-    from tokenlens import config
-
-    cfg = config.load(config_file)
-    zone = tz or config.local_timezone()
-    config.check_timezone(zone)
-    forced = source[0] if paths and source and len(source) == 1 else None
-    loaded = inputs.load(paths, store, user=user, source=forced, cfg=cfg)
-    from tokenlens import pricing
-    from tokenlens.analysis import filters, totals
-
-    rows = pricing.with_cost(loaded.rows, cost_mode.value)
-    rows = filters.apply(
-        rows, sources=source, models=model, projects=project, users=[user] if user else None
+    sel = inputs.select(
+        paths,
+        store=store,
+        user=user,
+        since=since,
+        until=until,
+        tz=tz,
+        sources=source,
+        models=model,
+        projects=project,
+        cost_mode=cost_mode.value,
+        config_file=config_file,
     )
-    last = filters.last_day(rows, zone)
-    end = common.parse_day(until, anchor=last, option="--until")
-    start = common.parse_day(since, anchor=end or last, option="--since")
-    rows = filters.apply(rows, since=start, until=end, tz=zone).cache()
+    from tokenlens.analysis import totals
 
+    rows, zone = sel.rows, sel.tz
     keys = [k.value for k in by] if by else []
-    overall = totals.totals(rows, tz=zone).row(0, named=True)
+    overall = totals.totals(rows, tz=zone, blended_usd_per_mtok=blended_price).row(0, named=True)
     generated = datetime.now(UTC)
-    shown_filters = {
-        "since": start,
-        "until": end,
-        "tz": zone,
-        "source": source or None,
-        "model": model or None,
-        "project": project or None,
-        "user": user,
-        "cost_mode": cost_mode.value,
-    }
-    notices = loaded.notices
+    shown_filters = {**sel.filters, "blended_price": blended_price}
+    start, end = sel.filters["since"], sel.filters["until"]
+    notices = sel.notices
     output = common.Format.json if json_ else fmt
     common.warn_all(notices)
     if output is common.Format.table:
@@ -86,21 +82,30 @@ def report(
         first, final = totals.bounds(rows)
         period = common.period_label(start, end, first, final, zone)
         if keys:
-            sections = [("", keys, totals.totals(rows, by=keys, tz=zone))]
+            sections = [
+                (
+                    "",
+                    keys,
+                    totals.totals(rows, by=keys, tz=zone, blended_usd_per_mtok=blended_price),
+                )
+            ]
         else:
             sections = [
-                ("By day", ["day"], totals.totals(rows, by=["day"], tz=zone)),
-                ("By model", ["model"], totals.totals(rows, by=["model"], tz=zone)),
+                (
+                    "By day",
+                    ["day"],
+                    totals.totals(rows, by=["day"], tz=zone, blended_usd_per_mtok=blended_price),
+                ),
+                (
+                    "By model",
+                    ["model"],
+                    totals.totals(rows, by=["model"], tz=zone, blended_usd_per_mtok=blended_price),
+                ),
             ]
-        view.render(
-            stdout(),
-            period=period,
-            totals=overall,
-            sections=sections,
-        )
+        view.render(stdout(), period=period, totals=overall, sections=sections)
         return
     keys = keys or ["day"]
-    grouped = totals.totals(rows, by=keys, tz=zone)
+    grouped = totals.totals(rows, by=keys, tz=zone, blended_usd_per_mtok=blended_price)
     common.emit_frame(
         output,
         command="report",

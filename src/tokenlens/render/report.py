@@ -17,6 +17,7 @@ HEADLINE = (
     ("Tokens", "total_tokens"),
     ("Cost", "cost_usd"),
     ("$/Mtok", "usd_per_mtok"),
+    ("At blended price", "blended_cost_usd"),
     ("Cache hit", "cache_hit_ratio"),
     ("Requests", "requests"),
     ("Sessions", "sessions"),
@@ -38,7 +39,8 @@ DEFAULT_METRICS = (
 
 def header(period: str, totals: Mapping[str, Any]) -> Panel:
     parts = Text()
-    for i, (label, key) in enumerate(HEADLINE):
+    shown = [(label, key) for label, key in HEADLINE if key in totals]
+    for i, (label, key) in enumerate(shown):
         if i:
             parts.append("  ")
         parts.append(f"{label} ", style="dim")
@@ -60,7 +62,11 @@ def render(
     notices: Sequence[Notice] = (),
 ) -> None:
     console.print(header(period, totals))
-    signals = [c for c in ("lines_added", "lines_removed") if totals.get(c) is not None]
+    signals = [
+        c
+        for c in ("blended_cost_usd", "lines_added", "lines_removed", "usd_per_line_added")
+        if totals.get(c) is not None
+    ]
     for title, keys, frame in sections:
         if frame.height == 0:
             continue

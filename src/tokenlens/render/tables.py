@@ -34,6 +34,9 @@ PRIORITY: dict[str, int] = {
     "commits": 7,
     "pull_requests": 7,
     "cache_write_1h_tokens": 8,
+    "blended_cost_usd": 1,
+    "usd_per_line_added": 5,
+    "lines_added_per_mtok": 6,
 }
 
 LABELS: dict[str, str] = {
@@ -55,6 +58,11 @@ LABELS: dict[str, str] = {
     "lines_removed": "Lines -",
     "commits": "Commits",
     "pull_requests": "PRs",
+    "blended_cost_usd": "At blended",
+    "usd_per_line_added": "$/line",
+    "lines_added_per_mtok": "Lines/Mtok",
+    "team": "Team",
+    "model_family": "Model family",
 }
 
 

@@ -1,0 +1,678 @@
+"""GitHub Copilot billing reports and usage metrics (FORMATS.md section 3).
+
+Four formats, told apart by `detect.sniff`:
+
+- `copilot_usage_csv`: the premium-request usage report (2025 header, later with
+  `aic_quantity,aic_gross_amount` appended) and the 2026 AI usage report (AI-credit SKUs, a
+  `repository` column, token columns `input,output,cache_read,cache_write`). Also the metered usage
+  reports, which share the `date,sku,quantity` key.
+- `copilot_premium_csv`: the legacy premium request analytics report
+  (`Timestamp,User,Model,Requests Used,...`).
+- `copilot_metrics_users`: usage-metrics user records, as bare NDJSON/JSON records or wrapped in
+  `{report_start_day, ..., day_totals: [...]}` (the copilot-metrics-viewer mock).
+- `copilot_metrics_legacy`: the legacy `/copilot/metrics` JSON array of daily organization objects.
+
+Billing CSVs. Columns are matched by header name (trimmed, lower-cased), never by position.
+`quantity` (legacy `Requests Used`) becomes `requests`, rounded to 1e-9 so artifacts such as
+`3.6300000000000003` do not leak into totals; `net_amount` (dollars, also rounded to 1e-9) is the
+reported cost. `aic_quantity`/`aic_gross_amount` are information only: never added to cost or
+requests, and left out of a row's identity so a re-download that gained them still matches. Token
+cells are null where a report has no token columns or the cell is empty, never 0. The AI usage
+report's `input` is taken as uncached input: the report lists `input`, `output`, `cache_read`,
+`cache_write` as four separate counts and FORMATS.md section 7 classes it with the Anthropic-style
+sources (the published example, input 100 with cache_read 10, is consistent with that). Rows with an
+empty `username` are organization-level (e.g. the Code Review model) and get the user
+`(organization)`; `project` is the repository where there is one, else the organization. Rows of
+other GitHub products in a metered usage report (Actions, Packages, ...) are skipped with a notice;
+a Copilot row whose `unit_type` is neither `requests` nor `ai-credits` keeps its cost but no
+requests.
+
+Identity. Rows that share date, user, model and sku can be distinct line items with different
+quantities, so a row's identity is the whole row (every column but the `aic_*` ones, in
+header-name order, so a reordered header still matches) plus its occurrence number among identical
+rows of the same file. Re-ingesting a file, or an overlapping download holding the same rows, adds
+nothing: the n-th copy of a row in each file is the same event. Known limit: a figure that changes
+between downloads (a day still being counted when the first one was taken) is a different row, so
+both copies count.
+
+Usage metrics user records. `day` + `user_id` (else `user_login`) is the event; `loc_added_sum` and
+`loc_deleted_sum` become lines added/removed; `user_initiated_interaction_count` becomes `requests`
+(interactions, not billed units: do not add them to premium requests). Tokens come only from the
+CLI (`totals_by_cli.token_usage`): `prompt_tokens_sum` goes to `input_tokens` whole, because no
+cached split is reported although the Copilot CLI counts cached tokens inside its prompt total, so
+it is an upper bound on uncached input; `output_tokens_sum` is output. `model` is the one model
+named in `totals_by_language_model` / `totals_by_model_feature` (ignoring the `others` bucket),
+else null. Organization- or enterprise-level records (no `user_login`) are skipped with a notice.
+
+Legacy metrics. One row per day for the whole organization (user `(organization)`; the file names
+no organization, so two organizations' files would share event ids): `lines_added` is
+`total_code_lines_accepted` summed over editors, models and languages; `requests` is `total_chats`
+summed over IDE chat and github.com chat; no tokens. `model` is the single model name of the day,
+else null.
+
+`ts` is the day at 00:00 UTC (legacy timestamps as given, 7 fractional digits truncated to
+microseconds); `as_of` is the newest `ts` in the file, so among copies of one event the newest
+export wins.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import polars as pl
+
+from tokenlens import schema
+from tokenlens.errors import InputError, Notice
+from tokenlens.loaders import detect
+from tokenlens.loaders.base import ExportKind, Scan
+
+__all__ = ["EXPORTS", "ORG_USER", "SOURCE", "SOURCES", "dedupe", "scan"]
+
+SOURCE: Final = "copilot"
+SOURCES: Final = (SOURCE,)
+ORG_USER: Final = "(organization)"  # the user of rows that name none (organization-level usage)
+DIGITS: Final = 9  # quantities and amounts are rounded to 1e-9
+
+EXPORTS: Final = (
+    ExportKind(
+        SOURCE,
+        "copilot_usage_csv",
+        "github.com: Settings > Billing and licensing > Usage / AI usage > Get usage report "
+        "(premium requests or AI usage report CSV, sent by email)",
+    ),
+    ExportKind(
+        SOURCE,
+        "copilot_premium_csv",
+        "github.com: Settings > Billing and licensing > Premium request analytics > Get usage "
+        "report (legacy CSV, closed 2025-12-01)",
+    ),
+    ExportKind(
+        SOURCE,
+        "copilot_metrics_users",
+        "REST: GET /orgs/{org}/copilot/metrics/reports/users-1-day?day=YYYY-MM-DD (or "
+        "users-28-day/latest), then save each file of download_links",
+    ),
+    ExportKind(
+        SOURCE,
+        "copilot_metrics_legacy",
+        "REST: GET /orgs/{org}/copilot/metrics (legacy JSON array of days) saved to a .json file",
+    ),
+)
+
+# canonical column <- header spellings (trimmed, lower-cased) in the usage reports
+_USAGE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "ts": ("date",),
+    "user": ("username",),
+    "model": ("model",),
+    "kind": ("sku",),
+    "requests": ("quantity",),
+    "reported_cost_usd": ("net_amount",),
+    "_repository": ("repository",),
+    "_organization": ("organization",),
+    "_product": ("product",),
+    "_unit": ("unit_type",),
+    # AI usage report; the total_* spellings are read by asizikov's viewer (tokenFields.ts)
+    "input_tokens": ("input", "total_input_tokens"),
+    "output_tokens": ("output", "total_output_tokens"),
+    "cache_read_tokens": ("cache_read", "total_cache_read_tokens"),
+    "cache_write_tokens": ("cache_write", "total_cache_creation_tokens"),
+}
+# canonical column <- header spellings in the legacy premium request analytics report
+_LEGACY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "ts": ("timestamp",),
+    "user": ("user",),
+    "model": ("model",),
+    "requests": ("requests used",),
+}
+_INFO_ONLY: Final = frozenset({"aic_quantity", "aic_gross_amount"})  # never cost, never identity
+_TOKEN_COLUMNS: Final = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+_AI_PRODUCTS: Final = ("copilot", "spark")
+_AI_SKU_PATTERN: Final = "copilot|premium_request|ai_credit"
+_REQUEST_UNITS: Final = ("requests", "ai-credits", "")
+_LEGACY_KIND: Final = "premium_request"  # the legacy report names no SKU
+_USERS_KIND: Final = "usage_metrics"
+_LEGACY_METRICS_KIND: Final = "legacy_metrics"
+_OTHER_MODEL: Final = "others"  # the metrics' catch-all bucket, not a model
+_EXTRA: Final = "\x00extra"  # catches a field past the header (a ragged row)
+_ISO_Z: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
+def scan(files: list[Path], *, user: str) -> Scan:
+    """Read Copilot reports into canonical rows, deduplicated by `dedupe`.
+
+    `user` is not used: every row names its user, and organization-level rows get `ORG_USER`
+    rather than the local login.
+    """
+    del user
+    frames: list[pl.DataFrame] = []
+    notices: list[Notice] = []
+    for path in sorted(set(files)):
+        fmt = detect.sniff(_head(path), path.name)
+        reader = _READERS.get(fmt or "")
+        if reader is None:
+            raise InputError(
+                f"{path}: not a GitHub Copilot report",
+                hint="Give a Copilot usage report CSV or a Copilot metrics JSON/NDJSON file.",
+            )
+        frame, found = reader(path)
+        frames.append(frame)
+        notices.extend(found)
+    merged = pl.concat(frames) if frames else schema.empty()
+    return Scan(SOURCE, dedupe(merged.lazy()).collect().lazy(), notices, list(files))
+
+
+def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per event id; which copy survives never depends on row order; idempotent.
+
+    Copies of one event come from overlapping downloads: the copy from the newest export
+    (`as_of`) wins, and any remaining tie is broken by every other column. Only rows whose key
+    hash repeats (candidates; a collision just adds one) go through that sort, so a large scan
+    with few copies stays cheap. Rows come out ordered by `ts`.
+    """
+    names = lf.collect_schema().names()
+    key = list(schema.KEY)
+    rest = [c for c in names if c not in (*key, "as_of")]
+    maybe = pl.struct(key).hash().is_duplicated()
+    best = (
+        lf.filter(maybe)
+        .sort(
+            [*key, "as_of", *rest],
+            descending=[False, False, True, *[False] * len(rest)],
+            nulls_last=True,
+        )
+        .unique(subset=key, keep="first", maintain_order=True)
+    )
+    return pl.concat([lf.filter(~maybe), best]).sort("ts", nulls_last=True, maintain_order=True)
+
+
+# --------------------------------------------------------------------------- billing CSVs
+
+
+def _head(path: Path) -> bytes:
+    try:
+        return detect.read_head(path)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", hint="Check the path and its permissions."
+        ) from exc
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", hint="Check the path and its permissions."
+        ) from exc
+
+
+def _header(path: Path, data: bytes) -> list[str]:
+    """The header cells, trimmed and lower-cased; a repeated name gets a `#n` suffix."""
+    first = data.removeprefix(detect.BOM).split(b"\n", 1)[0].decode("utf-8", "replace")
+    names: list[str] = []
+    for cell in next(csv.reader([first.rstrip("\r")]), []):
+        name = cell.strip().lower()
+        names.append(name if name not in names else f"{name}#{len(names)}")
+    if not any(names):
+        raise InputError(f"{path}: empty CSV file", hint="Download the report again.")
+    return names
+
+
+def _read_table(path: Path, data: bytes) -> pl.DataFrame:
+    """Every cell as a string ("" when empty), columns named by the header.
+
+    Column `_EXTRA` is "" unless the row has more fields than the header (a malformed row); it
+    costs a second read, so it is only built when the plain read finds such rows.
+    """
+    header = _header(path, data)
+    slots = [f"c{i}" for i in range(len(header))]
+    options: dict[str, Any] = {
+        "has_header": False,
+        "skip_rows": 1,
+        "empty_string_is_null": False,
+        "raise_if_empty": False,
+        "encoding": "utf8-lossy",
+    }
+    try:
+        raw = pl.read_csv(data, schema=dict.fromkeys(slots, pl.String()), **options)
+        raw = raw.with_columns(pl.lit("").alias(_EXTRA))
+    except pl.exceptions.PolarsError:
+        try:
+            raw = pl.read_csv(
+                data,
+                schema=dict.fromkeys([*slots, _EXTRA], pl.String()),
+                truncate_ragged_lines=True,
+                missing_columns="insert",
+                **options,
+            )
+        except pl.exceptions.PolarsError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+            raise InputError(
+                f"{path}: cannot read as CSV ({reason})", hint="Download the report again."
+            ) from exc
+    return raw.rename(dict(zip(slots, header, strict=True))).with_columns(pl.all().fill_null(""))
+
+
+def _pick(present: Sequence[str], table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """canonical name -> the header that carries it (its first spelling present)."""
+    found = {}
+    for canonical, spellings in table.items():
+        header = next((s for s in spellings if s in present), None)
+        if header is not None:
+            found[canonical] = header
+    return found
+
+
+def _text(column: str | None) -> pl.Expr:
+    """A trimmed cell, null when empty or when the report has no such column."""
+    if column is None:
+        return pl.lit(None, pl.String)
+    cell = pl.col(column).str.strip_chars()
+    return pl.when(cell == "").then(None).otherwise(cell)
+
+
+def _number(column: str | None, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """A parsed numeric cell and a flag for text that is not a number (a malformed row)."""
+    text = _text(column)
+    value = text.cast(dtype, strict=False)
+    if dtype == pl.Float64():
+        value = value.round(DIGITS)
+    return value, (text.is_not_null() & value.is_null())
+
+
+def _parse_times(text: pl.Series) -> pl.Series:
+    """`YYYY-MM-DD` as 00:00 UTC; ISO timestamps (7 fractional digits allowed) as given.
+
+    Later spellings are only tried when an earlier one left cells unparsed.
+    """
+    out = text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us", "UTC"))
+    for fmt in (_ISO_Z, None):
+        if out.null_count() == text.null_count():
+            break
+        parsed = text.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
+        out = out.zip_with(out.is_not_null(), parsed)
+    return out
+
+
+def _identity(names: Iterable[str], prefix: str, *, escape: bool) -> pl.Expr:
+    """The whole row as text: the cells in header-name order joined by `|`.
+
+    `|` and `\\` inside cells are escaped (only when the file holds any), so the text is
+    unambiguous.
+    """
+    cells = [
+        pl.col(name)
+        .str.replace_all("\\", "\\\\", literal=True)
+        .str.replace_all("|", "\\|", literal=True)
+        if escape
+        else pl.col(name)
+        for name in sorted(n for n in names if n not in _INFO_ONLY and n != _EXTRA)
+    ]
+    return pl.concat_str([pl.lit(prefix), *cells], separator="|")
+
+
+def _with_occurrence(frame: pl.DataFrame) -> pl.DataFrame:
+    """`event_id` = the row text plus its occurrence number among identical rows of the file.
+
+    Rows whose text hash is unique are the first of their kind; only the rare rest are grouped
+    on the text itself, so a hash collision costs time, never correctness.
+    """
+    maybe = frame.select(pl.col("_row").hash().is_duplicated()).to_series()
+    first = frame.filter(~maybe).with_columns(_n=pl.lit(1, pl.Int64))
+    repeated = frame.filter(maybe).with_columns(
+        _n=(pl.int_range(pl.len()).over("_row") + 1).cast(pl.Int64)
+    )
+    return pl.concat([first, repeated]).with_columns(
+        event_id=pl.concat_str([pl.col("_row"), pl.lit("#"), pl.col("_n")], separator="|")
+    )
+
+
+def _csv_rows(
+    path: Path,
+    table: dict[str, tuple[str, ...]],
+    *,
+    prefix: str,
+    label: str,
+    kind: pl.Expr | None = None,
+) -> tuple[pl.DataFrame, list[Notice]]:
+    """Canonical rows of one billing CSV, with notices about the rows it skipped."""
+    data = _read_bytes(path)
+    escape = b"|" in data or b"\\" in data
+    raw = _read_table(path, data)
+    del data
+    names = [c for c in raw.columns if c != _EXTRA]
+    cols = _pick(names, table)
+    if "ts" not in cols:
+        raise InputError(
+            f"{path}: no {table['ts'][0]!r} column in this {label}",
+            hint="Give the report as GitHub sent it, with its header line.",
+        )
+    typed: dict[str, pl.Expr] = {}
+    bad = [pl.col(_EXTRA) != "", pl.col("ts").is_null()]
+    for name in ("requests", "reported_cost_usd", *_TOKEN_COLUMNS):
+        dtype = pl.Int64() if name in _TOKEN_COLUMNS else pl.Float64()
+        typed[name], invalid = _number(cols.get(name), dtype)
+        bad.append(invalid)
+    unit = _text(cols.get("_unit")).str.to_lowercase().fill_null("")
+    typed["requests"] = pl.when(unit.is_in(_REQUEST_UNITS)).then(typed["requests"])
+    raw = raw.filter(pl.sum_horizontal(pl.col(n).str.len_bytes() for n in raw.columns) > 0)
+    checked = raw.with_columns(
+        ts=_parse_times(raw.select(_text(cols["ts"])).to_series())
+    ).with_columns(
+        _bad=pl.any_horizontal(bad),
+        _other_product=~_is_ai_usage(cols),
+        _product=_text(cols.get("_product")),
+        _row=_identity(names, prefix, escape=escape),
+        source=pl.lit(SOURCE),
+        user=_text(cols.get("user")).fill_null(ORG_USER),
+        project=pl.coalesce(_text(cols.get("_repository")), _text(cols.get("_organization"))),
+        model=_text(cols.get("model")),
+        kind=kind if kind is not None else _text(cols.get("kind")),
+        origin=pl.lit(str(path)),
+        **typed,
+    )
+    del raw
+    malformed = int(checked.get_column("_bad").sum())
+    others = checked.filter(~pl.col("_bad") & pl.col("_other_product"))
+    kept = _with_occurrence(checked.filter(~pl.col("_bad") & ~pl.col("_other_product")))
+    rows = schema.conform(kept.lazy().with_columns(as_of=pl.col("ts").max())).collect()
+    notices = []
+    if malformed:
+        notices.append(
+            Notice(f"GitHub Copilot: skipped malformed {label} rows", malformed, str(path))
+        )
+    if others.height:
+        products = sorted({p for p in others.get_column("_product").to_list() if p})
+        notices.append(
+            Notice(
+                "GitHub Copilot: skipped rows of other GitHub products"
+                + (f" ({', '.join(products[:5])})" if products else ""),
+                others.height,
+                str(path),
+            )
+        )
+    return rows, notices
+
+
+def _is_ai_usage(cols: dict[str, str]) -> pl.Expr:
+    """Copilot or Spark usage (metered usage reports also list Actions, Packages, ...)."""
+    if "_product" not in cols:
+        return pl.lit(True)
+    product = _text(cols["_product"]).str.to_lowercase()
+    sku = _text(cols.get("kind")).str.to_lowercase()
+    return (
+        product.is_null()
+        | product.is_in(_AI_PRODUCTS)
+        | sku.str.contains(_AI_SKU_PATTERN).fill_null(False)
+    ).fill_null(True)
+
+
+def _read_usage_csv(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
+    return _csv_rows(path, _USAGE_COLUMNS, prefix="usage", label="usage report")
+
+
+def _read_premium_csv(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
+    return _csv_rows(
+        path,
+        _LEGACY_COLUMNS,
+        prefix="premium",
+        label="premium request analytics",
+        kind=pl.lit(_LEGACY_KIND),
+    )
+
+
+# --------------------------------------------------------------------------- metrics JSON
+
+
+class _TokenUsage(msgspec.Struct):
+    prompt_tokens_sum: int | None = None
+    output_tokens_sum: int | None = None
+
+
+class _Cli(msgspec.Struct):
+    token_usage: _TokenUsage | None = None
+
+
+class _Named(msgspec.Struct):
+    model: str | None = None
+
+
+class _UserRecord(msgspec.Struct):
+    """The fields of a usage-metrics user record that tokenlens reads; the rest is ignored."""
+
+    day: str | None = None
+    user_login: str | None = None
+    user_id: int | str | None = None
+    user_initiated_interaction_count: int | None = None
+    loc_added_sum: int | None = None
+    loc_deleted_sum: int | None = None
+    totals_by_cli: _Cli | None = None
+    totals_by_language_model: list[_Named] = msgspec.field(default_factory=list)
+    totals_by_model_feature: list[_Named] = msgspec.field(default_factory=list)
+
+
+class _Document(msgspec.Struct):
+    """A whole JSON file: the wrapped mock (`day_totals`) or one bare record."""
+
+    day_totals: list[msgspec.Raw] | None = None
+    user_login: str | None = None
+
+
+_RECORD = msgspec.json.Decoder(_UserRecord, strict=False)
+_DOCUMENT = msgspec.json.Decoder(_Document | list[msgspec.Raw], strict=False)
+
+_USERS_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "event_id": pl.String(),
+    "day": pl.String(),
+    "user": pl.String(),
+    "model": pl.String(),
+    "requests": pl.Float64(),
+    "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "lines_added": pl.Int64(),
+    "lines_removed": pl.Int64(),
+}
+
+
+def _json_items(path: Path, data: bytes) -> tuple[list[bytes | msgspec.Raw], int]:
+    """The records of a JSON document (array, wrapped or single) or of NDJSON lines.
+
+    Returns the raw records and how many NDJSON lines were not JSON.
+    """
+    body = data.removeprefix(detect.BOM)
+    try:
+        doc = _DOCUMENT.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        doc = None
+    if isinstance(doc, list):
+        return list(doc), 0
+    if isinstance(doc, _Document):
+        return (list(doc.day_totals) if doc.day_totals is not None else [body]), 0
+    lines = [line for line in body.splitlines() if line.strip()]
+    items: list[bytes | msgspec.Raw] = []
+    broken = 0
+    for line in lines:
+        try:
+            msgspec.json.decode(line, type=msgspec.Raw)
+        except msgspec.DecodeError:
+            broken += 1
+            continue
+        items.append(line)
+    if not items:
+        raise InputError(
+            f"{path}: not JSON or JSON lines", hint="Save the report file as downloaded."
+        )
+    return items, broken
+
+
+def _single_model(names: Iterable[str | None]) -> str | None:
+    found = {n for n in names if n and n != _OTHER_MODEL}
+    return found.pop() if len(found) == 1 else None
+
+
+def _read_users(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
+    """Usage-metrics user records: one row per user and day."""
+    items, malformed = _json_items(path, _read_bytes(path))
+    rows: list[tuple[Any, ...]] = []
+    not_users = 0
+    for item in items:
+        try:
+            rec = _RECORD.decode(item)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            malformed += 1
+            continue
+        if not rec.user_login:
+            not_users += 1
+            continue
+        who = rec.user_id if rec.user_id is not None and rec.user_id != "" else rec.user_login
+        tokens = rec.totals_by_cli.token_usage if rec.totals_by_cli else None
+        rows.append(
+            (
+                f"{_USERS_KIND}|{rec.day}|{who}",
+                rec.day,
+                rec.user_login,
+                _single_model(
+                    m.model for m in (*rec.totals_by_language_model, *rec.totals_by_model_feature)
+                ),
+                rec.user_initiated_interaction_count,
+                tokens.prompt_tokens_sum if tokens else None,
+                tokens.output_tokens_sum if tokens else None,
+                rec.loc_added_sum,
+                rec.loc_deleted_sum,
+            )
+        )
+    frame = pl.DataFrame(rows, schema=_USERS_SCHEMA, orient="row").with_columns(
+        kind=pl.lit(_USERS_KIND)
+    )
+    notices = []
+    if not_users:
+        notices.append(
+            Notice(
+                "GitHub Copilot: skipped organization/enterprise-level metrics records "
+                "(tokenlens reads the users-1-day and users-28-day reports)",
+                not_users,
+                str(path),
+            )
+        )
+    return _finish_json(frame, path, malformed, notices)
+
+
+def _finish_json(
+    frame: pl.DataFrame, path: Path, malformed: int, notices: list[Notice]
+) -> tuple[pl.DataFrame, list[Notice]]:
+    """Day strings to timestamps, as_of, and the canonical schema; bad days are malformed."""
+    typed = frame.with_columns(ts=_parse_times(frame.get_column("day")))
+    bad = typed.get_column("ts").null_count()
+    rows = schema.conform(
+        typed.lazy()
+        .filter(pl.col("ts").is_not_null())
+        .with_columns(
+            source=pl.lit(SOURCE),
+            origin=pl.lit(str(path)),
+            as_of=pl.col("ts").max(),
+        )
+    ).collect()
+    if malformed + bad:
+        notices.insert(
+            0,
+            Notice("GitHub Copilot: skipped malformed metrics records", malformed + bad, str(path)),
+        )
+    return rows, notices
+
+
+class _Language(msgspec.Struct):
+    total_code_lines_accepted: int = 0
+
+
+class _CompletionModel(msgspec.Struct):
+    name: str | None = None
+    languages: list[_Language] = msgspec.field(default_factory=list)
+
+
+class _ChatModel(msgspec.Struct):
+    name: str | None = None
+    total_chats: int = 0
+
+
+class _Editor(msgspec.Struct):
+    models: list[_CompletionModel] = msgspec.field(default_factory=list)
+
+
+class _ChatEditor(msgspec.Struct):
+    models: list[_ChatModel] = msgspec.field(default_factory=list)
+
+
+class _Completions(msgspec.Struct):
+    editors: list[_Editor] = msgspec.field(default_factory=list)
+
+
+class _IdeChat(msgspec.Struct):
+    editors: list[_ChatEditor] = msgspec.field(default_factory=list)
+
+
+class _DotcomChat(msgspec.Struct):
+    models: list[_ChatModel] = msgspec.field(default_factory=list)
+
+
+class _LegacyDay(msgspec.Struct):
+    """The fields of a legacy `/copilot/metrics` day that tokenlens reads."""
+
+    date: str | None = None
+    copilot_ide_code_completions: _Completions | None = None
+    copilot_ide_chat: _IdeChat | None = None
+    copilot_dotcom_chat: _DotcomChat | None = None
+
+
+_LEGACY_DAY = msgspec.json.Decoder(_LegacyDay, strict=False)
+_LEGACY_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "event_id": pl.String(),
+    "day": pl.String(),
+    "model": pl.String(),
+    "requests": pl.Float64(),
+    "lines_added": pl.Int64(),
+}
+
+
+def _legacy_row(day: _LegacyDay) -> tuple[Any, ...]:
+    completions = day.copilot_ide_code_completions or _Completions()
+    ide_chat = day.copilot_ide_chat or _IdeChat()
+    dotcom_chat = day.copilot_dotcom_chat or _DotcomChat()
+    chat_models = [m for e in ide_chat.editors for m in e.models] + dotcom_chat.models
+    completion_models = [m for e in completions.editors for m in e.models]
+    names = [m.name for m in completion_models] + [m.name for m in chat_models]
+    return (
+        f"{_LEGACY_METRICS_KIND}|{day.date}",
+        day.date,
+        _single_model(names),
+        float(sum(m.total_chats for m in chat_models)),
+        sum(lang.total_code_lines_accepted for m in completion_models for lang in m.languages),
+    )
+
+
+def _read_legacy_metrics(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
+    """Legacy organization metrics: one row per day."""
+    items, malformed = _json_items(path, _read_bytes(path))
+    rows = []
+    for item in items:
+        try:
+            day = _LEGACY_DAY.decode(item)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            malformed += 1
+            continue
+        rows.append(_legacy_row(day))
+    frame = pl.DataFrame(rows, schema=_LEGACY_SCHEMA, orient="row").with_columns(
+        user=pl.lit(ORG_USER), kind=pl.lit(_LEGACY_METRICS_KIND)
+    )
+    return _finish_json(frame, path, malformed, [])
+
+
+_READERS: Final[dict[str, Callable[[Path], tuple[pl.DataFrame, list[Notice]]]]] = {
+    "copilot_usage_csv": _read_usage_csv,
+    "copilot_premium_csv": _read_premium_csv,
+    "copilot_metrics_users": _read_users,
+    "copilot_metrics_legacy": _read_legacy_metrics,
+}
