@@ -10,11 +10,11 @@ import sys
 
 import typer
 
-from tokenlens.cli import export, ingest, report, sources  # registers the commands
+from tokenlens.cli import export, ingest, prices, report, sources  # registers the commands
 from tokenlens.cli.app import app
 from tokenlens.errors import TokenlensError
 
-__all__ = ["app", "export", "ingest", "main", "report", "sources"]
+__all__ = ["app", "export", "ingest", "main", "prices", "report", "sources"]
 
 
 def main() -> None:

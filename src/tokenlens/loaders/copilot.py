@@ -171,14 +171,15 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     Copies of one event come from overlapping downloads: the copy from the newest export
     (`as_of`) wins, and any remaining tie is broken by every other column. Only rows whose key
     hash repeats (candidates; a collision just adds one) go through that sort, so a large scan
-    with few copies stays cheap. Rows come out ordered by `ts`.
+    with few copies stays cheap. Row order is not part of the result (sorting a million rows
+    of long ids would cost more than the whole dedupe).
     """
     names = lf.collect_schema().names()
     key = list(schema.KEY)
     rest = [c for c in names if c not in (*key, "as_of")]
-    maybe = pl.struct(key).hash().is_duplicated()
+    marked = lf.with_columns(_maybe=pl.struct(key).hash().is_duplicated())
     best = (
-        lf.filter(maybe)
+        marked.filter(pl.col("_maybe"))
         .sort(
             [*key, "as_of", *rest],
             descending=[False, False, True, *[False] * len(rest)],
@@ -186,7 +187,7 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
         )
         .unique(subset=key, keep="first", maintain_order=True)
     )
-    return pl.concat([lf.filter(~maybe), best]).sort("ts", nulls_last=True, maintain_order=True)
+    return pl.concat([marked.filter(~pl.col("_maybe")), best]).drop("_maybe")
 
 
 # --------------------------------------------------------------------------- billing CSVs
@@ -212,7 +213,10 @@ def _read_bytes(path: Path) -> bytes:
 
 def _header(path: Path, data: bytes) -> list[str]:
     """The header cells, trimmed and lower-cased; a repeated name gets a `#n` suffix."""
-    first = data.removeprefix(detect.BOM).split(b"\n", 1)[0].decode("utf-8", "replace")
+    end = data.find(b"\n")
+    first = (
+        data[: end if end >= 0 else len(data)].removeprefix(detect.BOM).decode("utf-8", "replace")
+    )
     names: list[str] = []
     for cell in next(csv.reader([first.rstrip("\r")]), []):
         name = cell.strip().lower()

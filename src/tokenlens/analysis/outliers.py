@@ -1,0 +1,506 @@
+"""Outlier scan: who spent far more than their peers, than their own habit, or ran an agent away.
+
+Five rules, each with thresholds in `OutlierRules` (every field has a default and says what it
+means):
+
+- `team`: a user's day far above all active users that day, by a robust z-score
+  `(x - median) / (1.4826 * MAD)`;
+- `self`: a user's day at least `self_ratio` times their own mean over the days they were active in
+  the `self_baseline_days` calendar days before;
+- `team_median`: a user's spend over the whole period at least `team_median_ratio` times the
+  median among active users;
+- `runaway`: a session that ran for hours with a high burn rate, or with almost no output for the
+  tokens it read (an agent left spinning);
+- `daily_cap`: a circuit breaker, any user-day whose cost is over a cap in USD.
+
+The scan covers the `days` local days ending at `until` (inclusive); rows after `until` are
+ignored, so the same data gives the same flags whatever day it is run. The `self` rule's baseline
+may reach back `self_baseline_days` before the first scanned day.
+
+How it scales: one pass over the events builds partial aggregates per (user, local day, session);
+every rule then works on those (one row per user-day or per session), with group_by and window
+expressions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final, Literal
+
+import polars as pl
+
+from tokenlens import schema
+from tokenlens.analysis import exprs
+from tokenlens.errors import ConfigError
+
+Metric = Literal["cost", "tokens"]
+Peers = Literal["all", "team"]
+Severity = Literal["warn", "critical"]
+
+RULES: Final = ("team", "self", "team_median", "runaway", "daily_cap")
+SEVERITIES: Final = ("warn", "critical")  # in rising order
+
+# The metric name a flag reports for each `OutlierRules.metric`.
+METRIC_COLUMN: Final[dict[str, str]] = {"cost": "cost_usd", "tokens": "total_tokens"}
+
+FLAG_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "user": pl.String(),
+    "team": pl.String(),
+    "day": pl.Date(),
+    "session": pl.String(),
+    "rule": pl.String(),
+    "metric": pl.String(),
+    "value": pl.Float64(),
+    "baseline": pl.Float64(),
+    "ratio": pl.Float64(),
+    "severity": pl.String(),
+    "detail": pl.String(),
+}
+
+# 1.4826 * MAD estimates the standard deviation of normal data; when more than half the values are
+# equal MAD is 0, and 1.2533 * the mean absolute deviation (the same estimate from the mean
+# deviation) stands in for it, as in IBM's modified z-score.
+_MAD_SCALE: Final = 1.4826
+_MEAN_AD_SCALE: Final = 1.2533
+_US_PER_HOUR: Final = 3_600_000_000
+
+
+@dataclass(frozen=True)
+class OutlierRules:
+    """Thresholds of the outlier scan. Every field has a default; the CLI fills them from config."""
+
+    days: int = 30
+    """How many local days the scan covers, ending at `until` (inclusive)."""
+
+    metric: Metric = "cost"
+    """What a user-day is measured by for the team, self and team_median rules: "cost" is the sum
+    of `cost_usd` (unpriced rows count 0: dollars and tokens are never mixed, so use "tokens" for
+    data that cannot be priced); "tokens" is the sum of the four token kinds (null counts 0).
+    It also picks the burn rate of the runaway rule (USD or tokens per hour)."""
+
+    peers: Peers = "all"
+    """Who a user is compared with by the team and team_median rules: "all" active users, or only
+    the active users of the same `team` (when the frame has a team column; users without a team
+    are then compared with each other)."""
+
+    min_team_users: int = 5
+    """The team and team_median rules say nothing about a group with fewer active users than this.
+    A user is active on a day (or in the period) when their metric there is above 0."""
+
+    team_z: float = 3.5
+    """Team rule: flag a user-day whose robust z-score among the active users that day is at least
+    this. z = (x - median) / (1.4826 * MAD); when MAD is 0, 1.2533 * the mean absolute deviation
+    from the median is used instead; when that is 0 too (all equal) nobody is flagged."""
+
+    self_ratio: float = 5.0
+    """Self rule: flag a user-day at least this many times the user's own baseline."""
+
+    self_baseline_days: int = 7
+    """Self rule: the baseline is the user's mean over the days they were active among this many
+    calendar days before the day (days without usage are left out, not counted as 0, so a weekend
+    or a holiday does not make the next working day look like a spike)."""
+
+    self_min_baseline_days: int = 3
+    """Self rule: flag only once the baseline holds at least this many active days."""
+
+    team_median_ratio: float = 10.0
+    """Team median rule: flag a user whose total over the scanned days is at least this many times
+    the median total of the active users. The flag's day is `until`, the end of the period."""
+
+    session_hours: float = 4.0
+    """Runaway rule: only sessions whose wall-clock time (first to last event) is at least this
+    many hours. A session belongs to the local day it started; sessions that started before the
+    scanned days are left to the scan that covers their start."""
+
+    session_usd_per_hour: float = 25.0
+    """Runaway rule, burn rate (metric "cost"): flag a long session spending at least this many
+    USD per hour of wall-clock time."""
+
+    session_tokens_per_hour: float = 30_000_000.0
+    """Runaway rule, burn rate (metric "tokens"): flag a long session using at least this many
+    tokens per hour of wall-clock time."""
+
+    output_ratio_below: float = 0.002
+    """Runaway rule, spinning: flag a long session whose output tokens are less than this share of
+    its total tokens. Ordinary sessions write 0.5% to 3% of their tokens (cache reads dominate the
+    total); well below that for hours means an agent reading its context over and over."""
+
+    min_session_tokens: int = 1_000_000
+    """Runaway rule, spinning: only sessions with at least this many tokens in total."""
+
+    daily_cap_usd: float | None = None
+    """Daily cap rule (circuit breaker): flag any user-day whose cost is over this many USD, always
+    as critical. None turns the rule off."""
+
+    critical_factor: float = 2.0
+    """A flag is "critical" rather than "warn" when it passes its threshold by this factor: a
+    z-score at least team_z * factor, a ratio at least self_ratio * factor or team_median_ratio *
+    factor; a runaway session that ran at least session_hours * factor, or burned at least the
+    burn threshold * factor, or wrote at most output_ratio_below / factor. daily_cap flags are
+    always critical."""
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRIC_COLUMN:
+            raise ConfigError(f"outlier metric must be cost or tokens, not {self.metric!r}")
+        if self.peers not in ("all", "team"):
+            raise ConfigError(f"outlier peers must be all or team, not {self.peers!r}")
+        for name in ("days", "min_team_users", "self_baseline_days", "self_min_baseline_days"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"outlier rule {name} must be at least 1")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+                raise ConfigError(f"outlier rule {f.name} must be above 0")
+        if self.self_min_baseline_days > self.self_baseline_days:
+            raise ConfigError(
+                "outlier rule self_min_baseline_days must not exceed self_baseline_days"
+            )
+        if self.critical_factor < 1:
+            raise ConfigError("outlier rule critical_factor must be at least 1")
+
+
+def outliers(
+    priced: pl.LazyFrame,
+    *,
+    until: date,
+    tz: str = "UTC",
+    rules: OutlierRules = OutlierRules(),  # frozen, so one shared default is safe
+) -> pl.DataFrame:
+    """One row per flag, in `FLAG_SCHEMA` order.
+
+    Sorted by severity (critical first), day, user, rule, session, then metric.
+    """
+    first = until - timedelta(days=rules.days - 1)
+    has_team = "team" in priced.collect_schema().names()
+    # The one pass over the events; everything below works on this small frame.
+    parts = _parts(
+        priced,
+        since=first - timedelta(days=rules.self_baseline_days),
+        until=until,
+        tz=tz,
+        has_team=has_team,
+    ).collect()
+    teams = _teams(parts.lazy(), has_team)
+    user_days = (
+        parts.lazy()
+        .group_by("user", "day")
+        .agg(pl.col("cost").sum(), pl.col("tokens").sum())
+        .with_columns(value=pl.col(rules.metric).cast(pl.Float64))
+        .join(teams, on="user", how="left")
+    )
+    flags = [
+        _team_rule(user_days, first, rules),
+        _self_rule(user_days, first, rules),
+        _team_median_rule(user_days, first, until, rules),
+        _runaway_rule(_sessions(parts.lazy(), tz).join(teams, on="user", how="left"), first, rules),
+    ]
+    if rules.daily_cap_usd is not None:
+        flags.append(_daily_cap_rule(user_days, first, rules.daily_cap_usd))
+    out = pl.concat([f.select(_flag_columns()) for f in flags], how="vertical")
+    return out.sort(
+        pl.col("severity") != "critical", "day", "user", "rule", "session", "metric"
+    ).collect()
+
+
+def session_stats(priced: pl.LazyFrame, *, tz: str = "UTC") -> pl.DataFrame:
+    """One row per (user, session) with a session id, sorted by user then session.
+
+    Columns: user, session, start and end (first and last event, Datetime in `tz`), hours
+    (wall-clock, Float64), total_tokens (Int64), cost_usd (null when no row of the session is
+    priced), output_ratio (output over total tokens, null when the session has no tokens).
+    """
+    parts = _parts(priced, since=None, until=None, tz=tz, has_team=False)
+    return _sessions(parts, tz).sort("user", "session").collect()
+
+
+def max_severity(flags: pl.DataFrame) -> str | None:
+    """The highest severity among the flags ("critical" over "warn"), None when there are none.
+
+    For `--fail-on`: fail when `SEVERITIES.index(max_severity(flags)) >= SEVERITIES.index(level)`.
+    """
+    present = set(flags.get_column("severity").unique().to_list())
+    for level in reversed(SEVERITIES):
+        if level in present:
+            return level
+    return None
+
+
+# --- the one pass -----------------------------------------------------------------------------
+
+
+def _parts(
+    priced: pl.LazyFrame, *, since: date | None, until: date | None, tz: str, has_team: bool
+) -> pl.LazyFrame:
+    """Partial aggregates per (user, local day, session_id); sums, counts and min/max only."""
+    day = exprs.local_ts(tz).dt.date()
+    lf = priced
+    if since is not None and until is not None:
+        # A UTC prefilter a day wider than any zone offset (it can reach storage), then the exact
+        # local-day filter.
+        lo = datetime.combine(since - timedelta(days=1), time(), UTC)
+        hi = datetime.combine(until + timedelta(days=2), time(), UTC)
+        lf = lf.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi))
+        lf = lf.filter(day.is_between(since, until))
+    cost = pl.col("cost_usd")
+    aggs = [
+        cost.fill_null(0.0).sum().alias("cost"),
+        cost.is_not_null().any().alias("priced"),
+        schema.total_tokens().sum().cast(pl.Int64).alias("tokens"),
+        pl.col("output_tokens").fill_null(0).sum().cast(pl.Int64).alias("output"),
+        pl.col("ts").min().alias("start"),
+        pl.col("ts").max().alias("end"),
+    ]
+    if has_team:
+        aggs.append(pl.col("team").drop_nulls().min().alias("team"))
+    return lf.group_by(pl.col("user"), day.alias("day"), pl.col("session_id")).agg(aggs)
+
+
+def _teams(parts: pl.LazyFrame, has_team: bool) -> pl.LazyFrame:
+    """user -> team (the smallest name when rows disagree; null without a team column)."""
+    if not has_team:
+        return parts.select("user").unique().with_columns(team=pl.lit(None, pl.String))
+    return parts.group_by("user").agg(pl.col("team").drop_nulls().min())
+
+
+def _sessions(parts: pl.LazyFrame, tz: str) -> pl.LazyFrame:
+    """Combine the partial aggregates into one row per (user, session)."""
+    return (
+        parts.filter(pl.col("session_id").is_not_null())
+        .group_by("user", pl.col("session_id").alias("session"))
+        .agg(
+            pl.col("start").min(),
+            pl.col("end").max(),
+            pl.col("tokens").sum().alias("total_tokens"),
+            pl.col("output").sum(),
+            pl.col("cost").sum(),
+            pl.col("priced").any(),
+        )
+        .select(
+            "user",
+            "session",
+            pl.col("start").dt.convert_time_zone(tz),
+            pl.col("end").dt.convert_time_zone(tz),
+            ((pl.col("end") - pl.col("start")).dt.total_microseconds() / _US_PER_HOUR).alias(
+                "hours"
+            ),
+            "total_tokens",
+            pl.when(pl.col("priced")).then(pl.col("cost")).alias("cost_usd"),
+            exprs.ratio(pl.col("output"), pl.col("total_tokens")).alias("output_ratio"),
+        )
+    )
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+
+def _team_rule(user_days: pl.LazyFrame, first: date, rules: OutlierRules) -> pl.LazyFrame:
+    keys = _peer_keys(["day"], rules)
+    active = user_days.filter((pl.col("day") >= first) & (pl.col("value") > 0))
+    active = active.with_columns(
+        n=pl.len().over(keys), median=pl.col("value").median().over(keys)
+    ).with_columns(_dev=(pl.col("value") - pl.col("median")).abs())
+    active = active.with_columns(
+        _mad=pl.col("_dev").median().over(keys), _mean_ad=pl.col("_dev").mean().over(keys)
+    )
+    scale = (
+        pl.when(pl.col("_mad") > 0)
+        .then(_MAD_SCALE * pl.col("_mad"))
+        .otherwise(_MEAN_AD_SCALE * pl.col("_mean_ad"))
+    )
+    z = exprs.ratio(pl.col("value") - pl.col("median"), scale)
+    detail = pl.format(
+        "{} on {} is a robust z-score of {} against the median {} of {} active users that day.",
+        _amount(pl.col("value"), rules.metric),
+        pl.col("day"),
+        _fixed(pl.col("z"), 1),
+        _amount(pl.col("median"), rules.metric),
+        pl.col("n"),
+    )
+    return (
+        active.with_columns(z=z)
+        .filter((pl.col("n") >= rules.min_team_users) & (pl.col("z") >= rules.team_z))
+        .with_columns(
+            session=pl.lit(None, pl.String),
+            rule=pl.lit("team"),
+            metric=pl.lit(METRIC_COLUMN[rules.metric]),
+            baseline=pl.col("median"),
+            ratio=exprs.ratio(pl.col("value"), pl.col("median")),
+            severity=_severity(pl.col("z") >= rules.team_z * rules.critical_factor),
+            detail=detail,
+        )
+    )
+
+
+def _self_rule(user_days: pl.LazyFrame, first: date, rules: OutlierRules) -> pl.LazyFrame:
+    window = f"{rules.self_baseline_days}d"
+    active = user_days.filter(pl.col("value") > 0).with_columns(_one=pl.lit(1, pl.Int64))
+    active = active.with_columns(
+        _sum=pl.col("value").rolling_sum_by("day", window, closed="left").over("user"),
+        _n=pl.col("_one").rolling_sum_by("day", window, closed="left").over("user"),
+    ).with_columns(baseline=exprs.ratio(pl.col("_sum"), pl.col("_n").cast(pl.Float64)))
+    ratio = exprs.ratio(pl.col("value"), pl.col("baseline"))
+    detail = pl.format(
+        "{} on {} is {}x this user's mean of {} over {} active days in the {} days before.",
+        _amount(pl.col("value"), rules.metric),
+        pl.col("day"),
+        _fixed(pl.col("ratio"), 1),
+        _amount(pl.col("baseline"), rules.metric),
+        pl.col("_n"),
+        pl.lit(rules.self_baseline_days),
+    )
+    return (
+        active.filter((pl.col("day") >= first) & (pl.col("_n") >= rules.self_min_baseline_days))
+        .with_columns(ratio=ratio)
+        .filter(pl.col("ratio") >= rules.self_ratio)
+        .with_columns(
+            session=pl.lit(None, pl.String),
+            rule=pl.lit("self"),
+            metric=pl.lit(METRIC_COLUMN[rules.metric]),
+            severity=_severity(pl.col("ratio") >= rules.self_ratio * rules.critical_factor),
+            detail=detail,
+        )
+    )
+
+
+def _team_median_rule(
+    user_days: pl.LazyFrame, first: date, until: date, rules: OutlierRules
+) -> pl.LazyFrame:
+    keys = _peer_keys([], rules)
+    totals = (
+        user_days.filter(pl.col("day") >= first)
+        .group_by("user", "team")
+        .agg(pl.col("value").sum())
+        .filter(pl.col("value") > 0)
+    )
+    if keys:
+        totals = totals.with_columns(
+            n=pl.len().over(keys), baseline=pl.col("value").median().over(keys)
+        )
+    else:
+        totals = totals.with_columns(n=pl.len(), baseline=pl.col("value").median())
+    detail = pl.format(
+        "{} in the {} days to {} is {}x the median {} of {} active users.",
+        _amount(pl.col("value"), rules.metric),
+        pl.lit(rules.days),
+        pl.lit(until),
+        _fixed(pl.col("ratio"), 1),
+        _amount(pl.col("baseline"), rules.metric),
+        pl.col("n"),
+    )
+    return (
+        totals.with_columns(ratio=exprs.ratio(pl.col("value"), pl.col("baseline")))
+        .filter(
+            (pl.col("n") >= rules.min_team_users) & (pl.col("ratio") >= rules.team_median_ratio)
+        )
+        .with_columns(
+            day=pl.lit(until, pl.Date),
+            session=pl.lit(None, pl.String),
+            rule=pl.lit("team_median"),
+            metric=pl.lit(METRIC_COLUMN[rules.metric]),
+            severity=_severity(pl.col("ratio") >= rules.team_median_ratio * rules.critical_factor),
+            detail=detail,
+        )
+    )
+
+
+def _runaway_rule(sessions: pl.LazyFrame, first: date, rules: OutlierRules) -> pl.LazyFrame:
+    long = sessions.with_columns(day=pl.col("start").dt.date()).filter(
+        (pl.col("day") >= first) & (pl.col("hours") >= rules.session_hours)
+    )
+    very_long = pl.col("hours") >= rules.session_hours * rules.critical_factor
+    hours = _fixed(pl.col("hours"), 1)
+    if rules.metric == "cost":
+        rate, spent, unit = rules.session_usd_per_hour, pl.col("cost_usd"), "usd_per_hour"
+    else:
+        rate, spent = rules.session_tokens_per_hour, pl.col("total_tokens").cast(pl.Float64)
+        unit = "tokens_per_hour"
+    burn = long.with_columns(value=exprs.ratio(spent, pl.col("hours"))).filter(
+        pl.col("value") >= rate
+    )
+    burn = burn.with_columns(
+        metric=pl.lit(unit),
+        baseline=pl.lit(rate, pl.Float64),
+        ratio=pl.col("value") / rate,
+        severity=_severity(very_long | (pl.col("value") >= rate * rules.critical_factor)),
+        detail=pl.format(
+            "Session ran {} hours from {} at {} per hour (threshold {} per hour).",
+            hours,
+            pl.col("start").dt.strftime("%H:%M"),
+            _amount(pl.col("value"), rules.metric),
+            _amount(pl.lit(rate), rules.metric),
+        ),
+    )
+    floor = rules.output_ratio_below
+    spin = long.filter(
+        (pl.col("total_tokens") >= rules.min_session_tokens) & (pl.col("output_ratio") < floor)
+    ).with_columns(
+        metric=pl.lit("output_ratio"),
+        value=pl.col("output_ratio"),
+        baseline=pl.lit(floor, pl.Float64),
+        ratio=pl.col("output_ratio") / floor,
+        severity=_severity(very_long | (pl.col("output_ratio") <= floor / rules.critical_factor)),
+        detail=pl.format(
+            "Session ran {} hours from {} over {} tokens writing an output ratio of {} "
+            "(floor {}): an agent left spinning?",
+            hours,
+            pl.col("start").dt.strftime("%H:%M"),
+            pl.col("total_tokens"),
+            _fixed(pl.col("output_ratio"), 4),
+            _fixed(pl.lit(floor), 4),
+        ),
+    )
+    return pl.concat(
+        [f.with_columns(rule=pl.lit("runaway")).select(_flag_columns()) for f in (burn, spin)]
+    )
+
+
+def _daily_cap_rule(user_days: pl.LazyFrame, first: date, cap: float) -> pl.LazyFrame:
+    return user_days.filter((pl.col("day") >= first) & (pl.col("cost") > cap)).with_columns(
+        session=pl.lit(None, pl.String),
+        rule=pl.lit("daily_cap"),
+        metric=pl.lit("cost_usd"),
+        value=pl.col("cost"),
+        baseline=pl.lit(cap, pl.Float64),
+        ratio=pl.col("cost") / cap,
+        severity=pl.lit("critical"),
+        detail=pl.format(
+            "{} on {} is over the daily cap of {}.",
+            _amount(pl.col("cost"), "cost"),
+            pl.col("day"),
+            _amount(pl.lit(cap), "cost"),
+        ),
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _peer_keys(keys: list[str], rules: OutlierRules) -> list[str]:
+    return [*keys, "team"] if rules.peers == "team" else keys
+
+
+def _severity(critical: pl.Expr) -> pl.Expr:
+    return pl.when(critical).then(pl.lit("critical")).otherwise(pl.lit("warn"))
+
+
+def _flag_columns() -> list[pl.Expr]:
+    return [pl.col(name).cast(dtype) for name, dtype in FLAG_SCHEMA.items()]
+
+
+def _fixed(x: pl.Expr, decimals: int) -> pl.Expr:
+    """A number as text with exactly `decimals` decimals (polars has no printf for floats)."""
+    scaled = (x.abs() * 10**decimals).round(0).cast(pl.Int64)
+    sign = pl.when(x < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    whole = (scaled // 10**decimals).cast(pl.String)
+    if decimals == 0:
+        return pl.concat_str(sign, whole)
+    frac = (scaled % 10**decimals).cast(pl.String).str.zfill(decimals)
+    return pl.concat_str(sign, whole, pl.lit("."), frac)
+
+
+def _amount(x: pl.Expr, metric: Metric) -> pl.Expr:
+    """'$12.34' for cost, '1234 tokens' for tokens."""
+    if metric == "cost":
+        return pl.concat_str(pl.lit("$"), _fixed(x, 2))
+    return pl.concat_str(_fixed(x, 0), pl.lit(" tokens"))
