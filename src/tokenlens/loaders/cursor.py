@@ -46,7 +46,7 @@ already count as billable units.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -113,7 +113,6 @@ _ID_DATE: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
 _RANK: Final[dict[str, int]] = {"details": 0, "tokens": 1, "events": 2, "api": 3}
 _DAILY: Final = "daily"
 _DAILY_KIND: Final = "daily usage"
-_SHAPE_RE: Final = r"^([a-z]+)\|"
 
 # raw columns every reader produces before conform()
 _RAW_TEXT: Final = ("user", "cloud_agent_id", "automation_id", "kind", "model", "max_mode")
@@ -129,22 +128,34 @@ def scan(files: list[Path], *, user: str) -> Scan:
         frames.append(frame)
         notices.extend(found)
     rows = pl.concat(frames) if frames else schema.empty()
-    repeated = rows.height - rows.select(pl.struct("event_id", "origin").n_unique()).item()
+    repeated = _repeated_in_file(rows)
     if repeated:
-        notices.append(
-            Notice("Cursor: rows repeating an identical row in one file counted once", repeated)
-        )
+        message = "Cursor: rows repeating an identical row in one file counted once"
+        notices.append(Notice(message, repeated))
     out = dedupe(rows.lazy()).collect()
-    total_only = out.select(_shape().eq("details").sum()).item()
+    total_only = out.select(pl.col("event_id").str.starts_with("details|").sum()).item()
     if total_only:
-        notices.append(
-            Notice(
-                "Cursor: old usage-details rows give only a token total, kept in input_tokens "
-                "(split unknown; load the matching usage-tokens export to split them)",
-                total_only,
-            )
+        message = (
+            "Cursor: old usage-details rows give only a token total, kept in input_tokens "
+            "(split unknown; load the matching usage-tokens export to split them)"
         )
+        notices.append(Notice(message, total_only))
     return Scan(SOURCE, out.lazy(), notices, paths)
+
+
+def _repeated_in_file(rows: pl.DataFrame) -> int:
+    """How many rows repeat an event id already seen in the same file."""
+    maybe = rows.filter(_maybe_repeated()).select("event_id", "origin")
+    return maybe.height - maybe.n_unique()
+
+
+def _maybe_repeated() -> pl.Expr:
+    """Rows whose event id may occur more than once: a superset, found by hash.
+
+    The hash only routes rows: a collision sends a unique row through the exact (slower) path,
+    which changes nothing. It never names an event.
+    """
+    return pl.col("event_id").hash().is_duplicated()
 
 
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -166,10 +177,9 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     descending = [False, True, True, True, False]
     used = {"event_id", "reported_cost_usd", "as_of", "requests", "origin"}
     rest = [pl.col(c) for c in names if c not in used]
-    repeated = pl.col("event_id").is_duplicated()
-    single = lf.filter(~repeated)
+    marked = lf.with_columns(_maybe=_maybe_repeated())
     best = (
-        lf.filter(repeated)
+        marked.filter(pl.col("_maybe"))
         .sort(
             [pl.col("event_id"), *keys, *rest],
             descending=[False, *descending, *([False] * len(rest))],
@@ -177,20 +187,22 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
         )
         .unique(subset=["event_id"], keep="first", maintain_order=True)
     )
-    rank = _shape().replace_strict(_RANK, default=None, return_dtype=pl.Int8)
+    rank = _rank()
     loose = ["ts", "user", "model", "_total"]
     return (
-        pl.concat([single, best])
+        pl.concat([marked.filter(~pl.col("_maybe")), best])
         .with_columns(_rank=rank, _total=schema.total_tokens())
         .filter(pl.col("_rank").is_null() | (pl.col("_rank") == pl.col("_rank").max().over(loose)))
-        .drop("_rank", "_total")
-        .sort("ts", "event_id", nulls_last=True)
+        .drop("_maybe", "_rank", "_total")
     )
 
 
-def _shape() -> pl.Expr:
-    """The export shape named at the start of an event id."""
-    return pl.col("event_id").str.extract(_SHAPE_RE, 1)
+def _rank() -> pl.Expr:
+    """The rank of the export shape named at the start of an event id (null: not ranked)."""
+    rank: pl.Expr = pl.lit(None, pl.Int8)
+    for shape, value in _RANK.items():
+        rank = pl.when(pl.col("event_id").str.starts_with(f"{shape}|")).then(value).otherwise(rank)
+    return rank.cast(pl.Int8)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -238,31 +250,51 @@ def _match_headers(header: Iterable[str]) -> dict[str, str]:
     return found
 
 
+_CSV_OPTIONS: Final[dict[str, Any]] = {
+    "infer_schema": False,  # every column as text; typed below by header name
+    "quote_char": '"',
+    "truncate_ragged_lines": True,  # a shifted row fails its typed casts and is counted there
+}
+
+
 def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
-    """A dashboard export: every column read as text, then typed by header name."""
-    options: dict[str, Any] = {
-        "infer_schema": False,
-        "encoding": "utf8-lossy",
-        "quote_char": '"',
-        "truncate_ragged_lines": True,
-    }
+    """A dashboard export: every column read as text, then typed by header name, in one pass."""
+    text = _read_text(path)
+    present = set(text.columns)
+    shape = _csv_shape(present)
+
+    def run(other_dates: bool) -> pl.DataFrame:
+        stripped = text.lazy().select(_strip(c).alias(f"_t_{c}") for c in text.columns)
+        typed = stripped.with_columns(_typed(present, shape, user=user, other_dates=other_dates))
+        typed = typed.with_columns(
+            _bad=pl.col("ts").is_null() | pl.col("_bad_tokens"), origin=pl.lit(str(path))
+        )
+        return _identify(typed, shape, valid=~pl.col("_bad")).collect()
+
+    frame = run(other_dates=False)
+    if frame.get_column("ts").null_count() > frame.get_column("_t_date").null_count():
+        frame = run(other_dates=True)  # other ISO-8601 spellings, tried only when needed
+    return _finish(frame, path)
+
+
+def _read_text(path: Path) -> pl.DataFrame:
+    """The known columns as text under their raw names; invalid UTF-8 is replaced, not fatal."""
     try:
-        header = pl.read_csv(path, n_rows=0, **options).columns
+        header = pl.read_csv(path, n_rows=0, encoding="utf8-lossy", **_CSV_OPTIONS).columns
         found = _match_headers(header)
         _check_header(path, found)
-        raw = pl.read_csv(path, columns=list(found.values()), **options)
+        columns = list(found.values())
+        try:
+            text = pl.read_csv(path, columns=columns, **_CSV_OPTIONS)
+        except pl.exceptions.ComputeError:  # invalid UTF-8 somewhere in the file
+            text = pl.read_csv(path, columns=columns, encoding="utf8-lossy", **_CSV_OPTIONS)
     except (pl.exceptions.PolarsError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
-            f"{path}: not a readable CSV ({str(exc).splitlines()[0] if str(exc) else exc})",
+            f"{path}: not a readable CSV ({first})",
             hint="Download the usage CSV again from the Cursor dashboard.",
         ) from exc
-    raw = raw.rename({name: col for col, name in found.items()})
-    typed = raw.lazy().select(
-        _typed_columns(found, user=user),
-        origin=pl.lit(str(path)),
-        _shape=pl.lit(_csv_shape(found)),
-    )
-    return _finish(typed.collect(), path)
+    return text.rename({name: col for col, name in found.items()})
 
 
 def _check_header(path: Path, found: dict[str, str]) -> None:
@@ -280,72 +312,64 @@ def _check_header(path: Path, found: dict[str, str]) -> None:
     )
 
 
-def _csv_shape(found: dict[str, str]) -> str:
+def _csv_shape(present: set[str]) -> str:
     """details (total only), tokens (split, no Max Mode) or events (split with Max Mode)."""
-    split = any(c in found for c in _SPLIT)
-    if "tokens" in found and not split:
+    split = any(c in present for c in _SPLIT)
+    if "tokens" in present and not split:
         return "details"
-    if split and "max_mode" not in found:
+    if split and "max_mode" not in present:
         return "tokens"
     return "events"
 
 
-def _text(found: dict[str, str], col: str) -> pl.Expr:
-    if col not in found:
-        return pl.lit(None, pl.String)
-    stripped = pl.col(col).str.strip_chars()
-    return pl.when(stripped != "").then(stripped)
+def _strip(col: str) -> pl.Expr:
+    """Cell text without surrounding spaces; a blank cell is null."""
+    return pl.col(col).str.strip_chars().replace("", None)
 
 
-def _typed_columns(found: dict[str, str], *, user: str) -> list[pl.Expr]:
-    """Canonical values plus `_bad_*` flags for the notices, all by header name."""
-    exprs = [
-        _timestamp(_text(found, "date")).alias("ts"),
-        _user(found, user=user).alias("user"),
-        *(_text(found, c).alias(c) for c in _RAW_TEXT if c != "user"),
+def _typed(present: set[str], shape: str, *, user: str, other_dates: bool) -> list[pl.Expr]:
+    """Canonical values and `_bad_*` flags from the stripped `_t_*` text columns."""
+
+    def text(col: str) -> pl.Expr:
+        return pl.col(f"_t_{col}") if col in present else pl.lit(None, pl.String)
+
+    token_source = {c: c for c in _SPLIT} if shape != "details" else {"input_tokens": "tokens"}
+    tokens = {c: text(src).cast(pl.Int64, strict=False) for c, src in token_source.items()}
+    unreadable = [
+        text(src).is_not_null() & (tokens[c].is_null() | (tokens[c] < 0))
+        for c, src in token_source.items()
+        if src in present
     ]
-    bad_tokens = pl.lit(False)
-    total_only = _csv_shape(found) == "details"
-    token_cols = ("tokens",) if total_only else _SPLIT
-    for col in token_cols:
-        cell = _text(found, col)
-        value = cell.cast(pl.Int64, strict=False)
-        bad_tokens = bad_tokens | (cell.is_not_null() & (value.is_null() | (value < 0)))
-        exprs.append(value.alias("input_tokens" if col == "tokens" else col))
-    made = {"input_tokens" if c == "tokens" else c for c in token_cols}
-    exprs += [pl.lit(None, pl.Int64).alias(c) for c in _SPLIT if c not in made]
-    if "total_tokens" in found and not total_only:
-        parts = [_text(found, c).cast(pl.Int64, strict=False).fill_null(0) for c in _SPLIT]
-        total = _text(found, "total_tokens").cast(pl.Int64, strict=False)
-        mismatch = total.is_not_null() & (total != pl.sum_horizontal(parts))
-        exprs.append(mismatch.alias("_bad_total"))
-    cost, bad_cost = _money(_text(found, "reported_cost_usd"))
+    exprs = [
+        _timestamp(text("date"), other_dates=other_dates).alias("ts"),
+        _user(text, "user" in present, user=user).alias("user"),
+        *(text(c).alias(c) for c in _RAW_TEXT if c != "user"),
+        *(tokens.get(c, pl.lit(None, pl.Int64)).alias(c) for c in _SPLIT),
+        pl.any_horizontal(unreadable or [pl.lit(False)]).alias("_bad_tokens"),
+    ]
+    if "total_tokens" in present and shape != "details":
+        parts = pl.sum_horizontal([tokens[c].fill_null(0) for c in _SPLIT])
+        total = text("total_tokens").cast(pl.Int64, strict=False)
+        exprs.append((total.is_not_null() & (total != parts)).alias("_bad_total"))
+    else:
+        exprs.append(pl.lit(False).alias("_bad_total"))
+    cost, bad_cost = _money(text("reported_cost_usd"))
     exprs += [cost.alias("reported_cost_usd"), bad_cost.alias("_bad_cost")]
-    if "requests" in found:
-        requests, bad_requests = _units(_text(found, "requests"))
+    if "requests" in present:
+        requests, bad_requests = _units(text("requests"))
     else:
         requests, bad_requests = pl.lit(1.0), pl.lit(False)
     exprs += [requests.alias("requests"), bad_requests.alias("_bad_requests")]
-    exprs.append(bad_tokens.alias("_bad_tokens"))
-    if "reported_cost_usd" in found:
-        exprs.append(_text(found, "reported_cost_usd").alias("_cost_text"))
     return exprs
 
 
-def _timestamp(cell: pl.Expr) -> pl.Expr:
-    """Cursor writes `2026-02-16T15:00:48.960Z`; other ISO-8601 spellings are read as well."""
-    exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False)
-    loose = cell.str.to_datetime(time_zone="UTC", strict=False)
-    return exact.fill_null(loose).dt.cast_time_unit("us")
-
-
-def _user(found: dict[str, str], *, user: str) -> pl.Expr:
+def _user(text: Callable[[str], pl.Expr], has_column: bool, *, user: str) -> pl.Expr:
     """Team exports name the user; "You" and individual exports are the `user` argument."""
-    if "user" not in found:
+    if not has_column:
         return pl.lit(user)
-    cell = _text(found, "user")
+    cell = text("user")
     lowered = cell.str.to_lowercase()
-    automation = pl.lit("automation:") + _text(found, "automation_id")
+    automation = pl.lit("automation:") + text("automation_id")
     return (
         pl.when(lowered == _YOU)
         .then(pl.lit(user))
@@ -373,74 +397,52 @@ def _units(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return value, cell.is_not_null() & ~zero & ~ok
 
 
-def _finish(typed: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]]:
-    """Drop unreadable rows (counted), stamp `as_of` and the event id, conform."""
-    bad_row = pl.col("ts").is_null() | pl.col("_bad_tokens")
-    counts = typed.select(
-        bad_rows=bad_row.sum(),
-        bad_total=pl.col("_bad_total").sum() if "_bad_total" in typed.columns else pl.lit(0),
-        bad_cost=pl.col("_bad_cost").sum(),
-        bad_requests=pl.col("_bad_requests").sum(),
+def _timestamp(cell: pl.Expr, *, other_dates: bool) -> pl.Expr:
+    """Cursor writes `2026-02-16T15:00:48.960Z`; other ISO-8601 spellings on request."""
+    exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False)
+    if other_dates:
+        exact = exact.fill_null(cell.str.to_datetime(time_zone="UTC", strict=False))
+    return exact.dt.cast_time_unit("us")
+
+
+def _finish(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]]:
+    """Count what was unreadable, drop unreadable rows, conform."""
+    counts = frame.select(
+        rows=pl.col("_bad").sum(),
+        total=pl.col("_bad_total").sum(),
+        cost=pl.col("_bad_cost").sum(),
+        requests=pl.col("_bad_requests").sum(),
     ).row(0, named=True)
-    notices = []
     where = str(path)
-    if counts["bad_rows"]:
-        notices.append(
-            Notice(
-                "Cursor: skipped rows with an unreadable Date or token count",
-                counts["bad_rows"],
-                where,
-            )
-        )
-    if counts["bad_total"]:
-        notices.append(
-            Notice(
-                "Cursor: Total Tokens differs from the sum of the four token columns "
-                "(the four columns were used)",
-                counts["bad_total"],
-                where,
-            )
-        )
-    if counts["bad_cost"]:
-        labels = (
-            typed.filter(pl.col("_bad_cost"))
-            .get_column("_cost_text")
-            .unique()
-            .sort()
-            .head(3)
-            .to_list()
-        )
-        notices.append(
-            Notice(
-                f"Cursor: Cost cells not understood, read as no cost ({', '.join(labels)})",
-                counts["bad_cost"],
-                where,
-            )
-        )
-    if counts["bad_requests"]:
-        notices.append(
-            Notice(
-                "Cursor: Requests cells not understood, read as unknown",
-                counts["bad_requests"],
-                where,
-            )
-        )
-    good = typed.lazy().filter(~bad_row)
-    return _canonical(good).collect(), notices
+    notices = []
+    if counts["rows"]:
+        message = "Cursor: skipped rows with an unreadable Date or token count"
+        notices.append(Notice(message, counts["rows"], where))
+    if counts["total"]:
+        message = "Cursor: Total Tokens differs from the sum of the four token columns (used)"
+        notices.append(Notice(message, counts["total"], where))
+    if counts["cost"]:
+        labels = frame.filter(pl.col("_bad_cost")).get_column("_t_reported_cost_usd")
+        shown = ", ".join(labels.unique().sort().head(3).to_list())
+        message = f"Cursor: Cost cells not understood, read as no cost ({shown})"
+        notices.append(Notice(message, counts["cost"], where))
+    if counts["requests"]:
+        message = "Cursor: Requests cells not understood, read as unknown"
+        notices.append(Notice(message, counts["requests"], where))
+    good = frame.lazy().filter(~pl.col("_bad")) if counts["rows"] else frame.lazy()
+    return schema.conform(good).collect(), notices
 
 
-def _canonical(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """as_of (newest time in the file), the readable event id, and the USAGE schema."""
-    shape = pl.col("_shape")
-    tokens = (
-        pl.when(shape == "details")
-        .then(pl.lit("total:") + pl.col("input_tokens").cast(pl.String).fill_null(""))
-        .otherwise(
-            pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in _SPLIT], separator="/")
+def _identify(lf: pl.LazyFrame, shape: str, *, valid: pl.Expr) -> pl.LazyFrame:
+    """The readable event id, `as_of` (the newest valid time in the file) and the source."""
+    if shape == "details":
+        tokens = pl.lit("total:") + pl.col("input_tokens").cast(pl.String).fill_null("")
+    else:
+        tokens = pl.concat_str(
+            [pl.col(c).cast(pl.String).fill_null("") for c in _SPLIT], separator="/"
         )
-    )
     parts = [
-        shape,
+        pl.lit(shape),
         pl.col("ts").dt.strftime(_ID_DATE),
         pl.col("user"),
         pl.col("cloud_agent_id"),
@@ -450,12 +452,11 @@ def _canonical(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("max_mode"),
         tokens,
     ]
-    out = lf.with_columns(
+    return lf.with_columns(
         event_id=pl.concat_str([p.fill_null("") for p in parts], separator="|"),
-        as_of=pl.col("ts").max(),
+        as_of=pl.col("ts").filter(valid).max(),
         source=pl.lit(SOURCE),
     )
-    return schema.conform(out)
 
 
 # --------------------------------------------------------------------------- Admin API JSON
@@ -614,7 +615,6 @@ def _read_events(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
     lf = frame.lazy().with_columns(
         ts=pl.from_epoch(pl.col("_ms"), time_unit="ms").dt.replace_time_zone("UTC"),
         origin=pl.lit(str(path)),
-        _shape=pl.lit("api"),
     )
     lf = lf.with_columns(pl.col("ts").dt.cast_time_unit("us"))
     notices = []
@@ -622,7 +622,7 @@ def _read_events(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
         notices.append(
             Notice("Cursor: skipped malformed usage events", len(rows) - len(good), str(path))
         )
-    return _canonical(lf).collect(), notices
+    return schema.conform(_identify(lf, "api", valid=pl.lit(True))).collect(), notices
 
 
 def _day_of(row: _Day) -> date | None:
