@@ -330,6 +330,17 @@ def test_dedupe_is_order_independent_and_idempotent() -> None:
         assert_frame_equal(anthropic.dedupe(once.lazy()).collect(), once)
 
 
+def test_dedupe_picks_the_same_copy_whatever_the_pricing_columns_order() -> None:
+    """Copies equal in every canonical column but priced differently: the pick is stable."""
+    rows = frame([COST])
+    a = rows.with_columns(computed_cost_usd=pl.lit(1.0), price_version=pl.lit("v1"))
+    b = rows.with_columns(computed_cost_usd=pl.lit(2.0), price_version=pl.lit("v2"))
+    ab = anthropic.dedupe(pl.concat([a, b]).lazy()).collect()
+    ba = anthropic.dedupe(pl.concat([b, a]).lazy()).collect()
+    assert_frame_equal(ab, ba)
+    assert ab.height == rows.height
+
+
 def test_dedupe_keeps_extra_columns() -> None:
     rows = frame([COST]).with_columns(
         computed_cost_usd=pl.lit(None, pl.Float64), price_version=pl.lit("v1")

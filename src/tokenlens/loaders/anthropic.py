@@ -31,7 +31,7 @@ numbers (a day's figures only grow while it fills), then a total order over the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -259,7 +259,7 @@ def _dollars(cents: Money) -> float | None:
     return float(amount / 100)
 
 
-def _key(pairs: Iterator[tuple[str, Any]]) -> str:
+def _key(pairs: Iterable[tuple[str, Any]]) -> str:
     """`name=value` for each set field, in table order (unset fields add nothing)."""
     return "|".join(f"{name}={value}" for name, value in pairs if value not in (None, ""))
 
@@ -271,13 +271,11 @@ def _claude_code(item: dict[str, Any], origin: str, rows: _Rows) -> None:
     if not who:
         raise ValueError("record without an actor")
     base = _key(
-        iter(
-            (
-                ("actor", f"{actor.type or 'actor'}:{who}"),
-                ("org", record.organization_id),
-                ("terminal", record.terminal_type),
-                ("customer", record.customer_type),
-            )
+        (
+            ("actor", f"{actor.type or 'actor'}:{who}"),
+            ("org", record.organization_id),
+            ("terminal", record.terminal_type),
+            ("customer", record.customer_type),
         )
     )
     day = record.date.strip()[:10]
@@ -290,12 +288,12 @@ def _claude_code(item: dict[str, Any], origin: str, rows: _Rows) -> None:
         "origin": origin,
     }
     pending = []
+    other_currency = 0
     for usage in record.model_breakdown or ():
         tokens = usage.tokens or _ModelTokens()
         cost = usage.estimated_cost or _Cost()
         currency_ok = cost.currency in (None, "", CURRENCY)
-        if not currency_ok:
-            rows.other_currency += 1
+        other_currency += not currency_ok
         pending.append(
             {
                 **common,
@@ -324,6 +322,7 @@ def _claude_code(item: dict[str, Any], origin: str, rows: _Rows) -> None:
         )
     for row in pending:  # all or nothing: a bad number anywhere skips the whole record
         rows.add(**row)
+    rows.other_currency += other_currency
 
 
 def _usage(bucket: _Bucket, item: dict[str, Any], origin: str, rows: _Rows) -> None:
@@ -493,6 +492,13 @@ def _canonical(raw: pl.DataFrame) -> tuple[pl.LazyFrame, int]:
     return frame, bad
 
 
+def _tail(names: list[str], taken: tuple[str, ...]) -> list[str]:
+    """The columns not yet in a sort, canonical ones first then any others (e.g. pricing), so
+    the sort is a total order and the copy kept never depends on row order."""
+    usage = [c for c in schema.USAGE if c in names and c not in taken]
+    return usage + sorted(c for c in names if c not in schema.USAGE and c not in taken)
+
+
 _BIGGER_FIRST: Final = (
     "reported_cost_usd",
     "lines_added",
@@ -511,7 +517,7 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     """
     names = lf.collect_schema().names()
     first = ["as_of", "_total", *_BIGGER_FIRST]
-    rest = [c for c in schema.USAGE if c in names and c not in (*schema.KEY, *first)]
+    rest = _tail(names, (*schema.KEY, *first))
     return (
         lf.with_columns(_total=schema.total_tokens())
         .sort(

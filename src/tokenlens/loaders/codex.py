@@ -406,6 +406,13 @@ def _canonical(raw: pl.LazyFrame, *, user: str) -> pl.LazyFrame:
     )
 
 
+def _tail(names: list[str], taken: tuple[str, ...]) -> list[str]:
+    """The columns not yet in a sort, canonical ones first then any others (e.g. pricing), so
+    the sort is a total order and the copy kept never depends on row order."""
+    usage = [c for c in schema.USAGE if c in names and c not in taken]
+    return usage + sorted(c for c in names if c not in schema.USAGE and c not in taken)
+
+
 def _is_archived() -> pl.Expr:
     return pl.col("origin").str.contains(f"(^|[/\\\\]){ARCHIVE_DIR}[/\\\\]").fill_null(False)
 
@@ -423,7 +430,7 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     Independent of row order; other columns (e.g. pricing) ride along.
     """
     names = lf.collect_schema().names()
-    rest = [c for c in schema.USAGE if c in names and c not in ("source", "event_id", "origin")]
+    rest = _tail(names, ("source", "event_id", "origin"))
     return (
         lf.sort(
             ["source", "event_id", _is_archived(), _file_name(), "origin", *rest],

@@ -295,12 +295,19 @@ def _parse_ts(expr: pl.Expr) -> pl.Expr:
     return parsed.dt.cast_time_unit("us")
 
 
+def _tail(names: list[str], taken: tuple[str, ...]) -> list[str]:
+    """The columns not yet in a sort, canonical ones first then any others (e.g. pricing), so
+    the sort is a total order and the copy kept never depends on row order."""
+    usage = [c for c in schema.USAGE if c in names and c not in taken]
+    return usage + sorted(c for c in names if c not in schema.USAGE and c not in taken)
+
+
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     """One row per (source, event_id): the copy from the newest file (`as_of`) wins, then the
     larger token total, then a total order over the other columns. Independent of row order.
     """
     names = lf.collect_schema().names()
-    rest = [c for c in schema.USAGE if c in names and c not in ("source", "event_id", "as_of")]
+    rest = _tail(names, ("source", "event_id", "as_of"))
     return (
         lf.with_columns(_total=schema.total_tokens())
         .sort(
