@@ -185,6 +185,17 @@ def test_session_metadata_names_session_project_and_kind() -> None:
     ]
 
 
+def test_the_first_session_meta_is_the_files_own(tmp_path: Path) -> None:
+    """A later copy of another session's metadata does not rename the file's session."""
+    copy = json.loads(PARENT.read_text().splitlines()[0])
+    own = {**copy, "payload": {**copy["payload"], "id": "own-id", "cwd": "/own"}}
+    body = PARENT.read_text().splitlines()[1:]
+    path = tmp_path / "rollout.jsonl"
+    path.write_text("\n".join([json.dumps(own), json.dumps(copy), *body]) + "\n")
+    df = frame([path])
+    assert set(df.select("session_id", "project").rows()) == {("own-id", "/own")}
+
+
 def test_events_without_totals_use_their_turn_usage() -> None:
     assert per_event(frame([LAST_ONLY])) == [
         ("2025-10-02T11:00:05+00:00", "gpt-5-codex", 400, 0, 60),
@@ -200,6 +211,46 @@ def test_a_fork_replaying_its_parent_is_not_double_counted() -> None:
         "0199a1b2-0000-7000-8000-00000000b001": 3,  # the copied events stay with the parent
         "0199a1b2-0000-7000-8000-00000000b002": 1,
     }
+
+
+def test_a_file_starting_mid_history_counts_only_its_own_first_turn(tmp_path: Path) -> None:
+    """Inherited totals (12000 in) with a first turn of 3000: the history is not re-counted."""
+
+    def usage(i: int, c: int, o: int) -> dict[str, int]:
+        return {"input_tokens": i, "cached_input_tokens": c, "output_tokens": o}
+
+    lines = [
+        {
+            "timestamp": "2025-10-04T08:00:00Z",
+            "type": "turn_context",
+            "payload": {"model": "gpt-5"},
+        },
+        {
+            "timestamp": "2025-10-04T08:00:30Z",
+            "type": "event_msg",
+            "payload": {
+                "type": "token_count",
+                "info": {
+                    "total_token_usage": usage(12000, 6000, 900),
+                    "last_token_usage": usage(3000, 2500, 100),
+                },
+            },
+        },
+        {
+            "timestamp": "2025-10-04T08:01:30Z",
+            "type": "event_msg",
+            "payload": {
+                "type": "token_count",
+                "info": {"total_token_usage": usage(13000, 6500, 950)},
+            },
+        },
+    ]
+    path = tmp_path / "rollout-inherited.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert per_event(frame([path])) == [
+        ("2025-10-04T08:00:30+00:00", "gpt-5", 500, 2500, 100),
+        ("2025-10-04T08:01:30+00:00", "gpt-5", 500, 500, 50),
+    ]
 
 
 def test_a_subagent_replay_burst_only_sets_the_baseline() -> None:

@@ -8,8 +8,10 @@ rate-limit refreshes), so summing `last_token_usage` overcounts. The rule here:
 - per file, an event's usage is the increase of `total_token_usage` over the previous event;
   events whose totals did not advance are re-emits and add nothing; `info: null` events carry
   rate limits only;
-- `last_token_usage` is used only when an event has no totals, or when the totals went down (a
-  reset); after a reset the new totals are the baseline for the next delta;
+- `last_token_usage` is used only when an event has no totals, when the totals went down (a
+  reset; the new totals are then the baseline for the next delta), and for the first event of a
+  file, whose totals may include history the file did not record (a fork that inherits its
+  parent's totals without copying its events must not count them again);
 - forked and branch files copy the parent's events with their timestamps, so across files one
   event is identified by (timestamp, model, token tuple) and counted once; the copy in the file
   that started first (rollout names begin with the start time) wins, so it stays in the parent
@@ -151,14 +153,13 @@ class _File:
     kind: str | None
     subagent: bool
     events: list[_Event] = field(default_factory=list)
+    has_meta: bool = False
 
 
 @dataclass
 class _Counts:
     malformed: int = 0
     truncated: int = 0
-    reemits: int = 0
-    replayed: int = 0
     skipped_archived: int = 0
 
 
@@ -220,7 +221,10 @@ def _timestamp(value: str | int | float | None) -> str | None:
         text = value.strip()
         return text or None
     millis = value if value > 10_000_000_000 else value * 1000
-    moment = datetime.fromtimestamp(millis / 1000, tz=UTC)
+    try:
+        moment = datetime.fromtimestamp(millis / 1000, tz=UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"timestamp out of range: {value!r}") from exc
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -263,8 +267,9 @@ def _read_file(path: Path, counts: _Counts) -> _File:
                 turn = _TURN.decode(line.payload)
                 model = turn.model.strip() if turn.model and turn.model.strip() else model
                 out.project = out.project or turn.cwd
-            elif line.type == "session_meta":
+            elif line.type == "session_meta" and not out.has_meta:  # the file's own, not a copy
                 meta = _META.decode(line.payload)
+                out.has_meta = True
                 out.session_id = meta.id or out.session_id
                 out.project = meta.cwd or out.project
                 out.kind = _kind(meta.source)
@@ -311,7 +316,7 @@ def _minus(a: Tokens, b: Tokens) -> Tokens:
     return (a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3], a[4] - b[4])
 
 
-def _deltas(file: _File, counts: _Counts) -> Iterator[tuple[_Event, Tokens]]:
+def _deltas(file: _File) -> Iterator[tuple[_Event, Tokens]]:
     """Each event's own usage: the increase of the cumulative totals (see the module doc)."""
     previous: Tokens | None = None
     replay = _replay_second(file)
@@ -319,20 +324,18 @@ def _deltas(file: _File, counts: _Counts) -> Iterator[tuple[_Event, Tokens]]:
         if replay is not None:
             if event.timestamp[:19] == replay:
                 previous = event.total or previous
-                counts.replayed += 1
                 continue
             replay = None
         total, usage = event.total, event.last
         if total is not None:
-            if previous is None:
-                usage = total
+            if previous is None:  # a file may start mid-history: its turn, not the history
+                usage = usage if usage is not None else total
             elif all(t >= p for t, p in zip(total, previous, strict=True)):
                 usage = _minus(total, previous)
             elif usage is None:  # a reset with no per-turn numbers: count from zero
                 usage = total
             previous = total
-        if usage is None or not any(usage[:4]):
-            counts.reemits += 1
+        if usage is None or not any(usage[:4]):  # a re-emit: the totals did not advance
             continue
         yield event, usage
 
@@ -358,7 +361,7 @@ def _rows(files: list[Path], counts: _Counts) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {name: [] for name in _RAW}
     for path in files:
         file = _read_file(path, counts)
-        for event, usage in _deltas(file, counts):
+        for event, usage in _deltas(file):
             columns["timestamp"].append(event.timestamp)
             columns["model"].append(event.model or UNKNOWN_MODEL)
             columns["session_id"].append(file.session_id)
