@@ -407,11 +407,12 @@ def _timestamp(cell: pl.Expr, *, other_dates: bool) -> pl.Expr:
 
 def _finish(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]]:
     """Count what was unreadable, drop unreadable rows, conform."""
+    kept = ~pl.col("_bad")  # the other counts are about rows that stay
     counts = frame.select(
         rows=pl.col("_bad").sum(),
-        total=pl.col("_bad_total").sum(),
-        cost=pl.col("_bad_cost").sum(),
-        requests=pl.col("_bad_requests").sum(),
+        total=(pl.col("_bad_total") & kept).sum(),
+        cost=(pl.col("_bad_cost") & kept).sum(),
+        requests=(pl.col("_bad_requests") & kept).sum(),
     ).row(0, named=True)
     where = str(path)
     notices = []
@@ -422,7 +423,7 @@ def _finish(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]
         message = "Cursor: Total Tokens differs from the sum of the four token columns (used)"
         notices.append(Notice(message, counts["total"], where))
     if counts["cost"]:
-        labels = frame.filter(pl.col("_bad_cost")).get_column("_t_reported_cost_usd")
+        labels = frame.filter(pl.col("_bad_cost") & kept).get_column("_t_reported_cost_usd")
         shown = ", ".join(labels.unique().sort().head(3).to_list())
         message = f"Cursor: Cost cells not understood, read as no cost ({shown})"
         notices.append(Notice(message, counts["cost"], where))
