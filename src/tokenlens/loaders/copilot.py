@@ -129,6 +129,7 @@ _LEGACY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "requests": ("requests used",),
 }
 _INFO_ONLY: Final = frozenset({"aic_quantity", "aic_gross_amount"})  # never cost, never identity
+_ID_FIRST: Final = ("date", "timestamp", "username", "user", "sku", "model")  # event id order
 _TOKEN_COLUMNS: Final = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 _AI_PRODUCTS: Final = ("copilot", "spark")
 _AI_SKU_PATTERN: Final = "copilot|premium_request|ai_credit"
@@ -302,36 +303,41 @@ def _parse_times(text: pl.Series) -> pl.Series:
     return out
 
 
-def _identity(names: Iterable[str], prefix: str, *, escape: bool) -> pl.Expr:
-    """The whole row as text: the cells in header-name order joined by `|`.
+def _identity_columns(names: Iterable[str]) -> list[str]:
+    """The columns that make a row's identity: the readable key first, then the rest by name,
+    so a reordered header still gives the same ids."""
+    rest = sorted(n for n in names if n not in _INFO_ONLY and n != _EXTRA and n not in _ID_FIRST)
+    return [n for n in _ID_FIRST if n in names] + rest
 
-    `|` and `\\` inside cells are escaped (only when the file holds any), so the text is
-    unambiguous.
+
+def _with_event_id(
+    frame: pl.DataFrame, columns: list[str], prefix: str, *, escape: bool
+) -> pl.DataFrame:
+    """`event_id` = the whole row as text plus its occurrence number among identical rows.
+
+    The text is the prefix and the cells joined by `|`, with `|` and `\\` inside cells escaped
+    (only when the file holds any: `escape`), then `#n`. Rows whose cell hash is unique
+    are the first of their kind; only the rare rest are grouped on the cells themselves, so a
+    hash collision costs time, never correctness.
     """
+    maybe = frame.select(pl.struct(columns).hash().is_duplicated()).to_series()
+    occurrence = pl.repeat(1, frame.height, dtype=pl.Int64, eager=True)
+    if maybe.any():
+        where = maybe.arg_true()
+        numbers = frame[where].select((pl.int_range(pl.len()).over(columns) + 1).cast(pl.Int64))
+        occurrence = occurrence.scatter(where, numbers.to_series())
     cells = [
-        pl.col(name)
+        pl.col(c)
         .str.replace_all("\\", "\\\\", literal=True)
         .str.replace_all("|", "\\|", literal=True)
         if escape
-        else pl.col(name)
-        for name in sorted(n for n in names if n not in _INFO_ONLY and n != _EXTRA)
+        else pl.col(c)
+        for c in columns
     ]
-    return pl.concat_str([pl.lit(prefix), *cells], separator="|")
-
-
-def _with_occurrence(frame: pl.DataFrame) -> pl.DataFrame:
-    """`event_id` = the row text plus its occurrence number among identical rows of the file.
-
-    Rows whose text hash is unique are the first of their kind; only the rare rest are grouped
-    on the text itself, so a hash collision costs time, never correctness.
-    """
-    maybe = frame.select(pl.col("_row").hash().is_duplicated()).to_series()
-    first = frame.filter(~maybe).with_columns(_n=pl.lit(1, pl.Int64))
-    repeated = frame.filter(maybe).with_columns(
-        _n=(pl.int_range(pl.len()).over("_row") + 1).cast(pl.Int64)
-    )
-    return pl.concat([first, repeated]).with_columns(
-        event_id=pl.concat_str([pl.col("_row"), pl.lit("#"), pl.col("_n")], separator="|")
+    return frame.with_columns(
+        event_id=pl.concat_str(
+            [pl.lit(prefix), *cells, "#" + occurrence.cast(pl.String)], separator="|"
+        )
     )
 
 
@@ -368,9 +374,8 @@ def _csv_rows(
         ts=_parse_times(raw.select(_text(cols["ts"])).to_series())
     ).with_columns(
         _bad=pl.any_horizontal(bad),
-        _other_product=~_is_ai_usage(cols),
+        _other_product=_other_products(raw, cols),
         _product=_text(cols.get("_product")),
-        _row=_identity(names, prefix, escape=escape),
         source=pl.lit(SOURCE),
         user=_text(cols.get("user")).fill_null(ORG_USER),
         project=pl.coalesce(_text(cols.get("_repository")), _text(cols.get("_organization"))),
@@ -382,7 +387,12 @@ def _csv_rows(
     del raw
     malformed = int(checked.get_column("_bad").sum())
     others = checked.filter(~pl.col("_bad") & pl.col("_other_product"))
-    kept = _with_occurrence(checked.filter(~pl.col("_bad") & ~pl.col("_other_product")))
+    kept = _with_event_id(
+        checked.filter(~pl.col("_bad") & ~pl.col("_other_product")),
+        _identity_columns(names),
+        prefix,
+        escape=escape,
+    )
     rows = schema.conform(kept.lazy().with_columns(as_of=pl.col("ts").max())).collect()
     notices = []
     if malformed:
@@ -402,17 +412,23 @@ def _csv_rows(
     return rows, notices
 
 
-def _is_ai_usage(cols: dict[str, str]) -> pl.Expr:
-    """Copilot or Spark usage (metered usage reports also list Actions, Packages, ...)."""
+def _other_products(frame: pl.DataFrame, cols: dict[str, str]) -> pl.Series:
+    """Rows of other GitHub products than Copilot and Spark (metered usage reports also list
+    Actions, Packages, ...). Decided on the few distinct (product, sku) pairs first."""
+    none = pl.repeat(False, frame.height, eager=True)
     if "_product" not in cols:
-        return pl.lit(True)
+        return none
     product = _text(cols["_product"]).str.to_lowercase()
     sku = _text(cols.get("kind")).str.to_lowercase()
-    return (
+    other = ~(
         product.is_null()
         | product.is_in(_AI_PRODUCTS)
         | sku.str.contains(_AI_SKU_PATTERN).fill_null(False)
-    ).fill_null(True)
+    )
+    columns = [c for c in (cols["_product"], cols.get("kind")) if c is not None]
+    if not frame.select(columns).unique().select(other.any()).item():
+        return none
+    return frame.select(other).to_series()
 
 
 def _read_usage_csv(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
