@@ -513,13 +513,32 @@ def test_malformed_rows_are_skipped_and_counted(tmp_path: Path) -> None:
         '"2025-10-01T10:00:02.000Z","Included","auto","No","-5","0","2","3","6","0.01"',
         # a Kind with a comma left unquoted shifts the row: its token cells are not numbers
         "2025-10-01T10:00:03.000Z,Errored, No Charge,auto,No,0,0,0,0,0,0.00",
+        # a short row: some token cells filled, the rest missing
+        '"2025-10-01T10:00:04.000Z","Included","auto","No","100"',
     ]
     scan = cursor.scan([write(tmp_path / "bad.csv", "\n".join(lines) + "\n")], user="me")
     frame = scan.frame.collect()
     assert frame.height == 1
     assert total_tokens(frame) == 2150
     assert [(n.message, n.count) for n in scan.notices] == [
-        ("Cursor: skipped rows with an unreadable Date or token count", 4)
+        ("Cursor: skipped rows with an unreadable Date or token count", 5)
+    ]
+
+
+def test_a_cut_off_last_line_is_skipped_and_crlf_is_read(tmp_path: Path) -> None:
+    good = '"2025-10-01T10:00:00.000Z","Included","auto","No","100","0","2000","50","2150","0.01"'
+    cut = write(tmp_path / "cut.csv", f'{HEADER_C}\n{good}\n"2025-10-01T11:00:00.000Z","Incl')
+    scan = cursor.scan([cut], user="me")
+    assert total_tokens(scan.frame.collect()) == 2150
+    assert [(n.message, n.count) for n in scan.notices] == [
+        ("Cursor: skipped a cut-off last line", 1)
+    ]
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(f"{HEADER_C}\r\n{good}\r\n".encode())
+    frame = load(crlf)
+    assert frame.get_column("reported_cost_usd").to_list() == [0.01]
+    assert frame.get_column("event_id").to_list() == [
+        "events|2025-10-01T10:00:00.000Z|me|||Included|auto|No|100/0/2000/50"
     ]
 
 

@@ -259,7 +259,7 @@ _CSV_OPTIONS: Final[dict[str, Any]] = {
 
 def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
     """A dashboard export: every column read as text, then typed by header name, in one pass."""
-    text = _read_text(path)
+    text, dropped = _read_text(path)
     present = set(text.columns)
     shape = _csv_shape(present)
 
@@ -274,27 +274,41 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
     frame = run(other_dates=False)
     if frame.get_column("ts").null_count() > frame.get_column("_t_date").null_count():
         frame = run(other_dates=True)  # other ISO-8601 spellings, tried only when needed
-    return _finish(frame, path)
+    rows, notices = _finish(frame, path)
+    if dropped:
+        notices.insert(0, Notice("Cursor: skipped a cut-off last line", 1, str(path)))
+    return rows, notices
 
 
-def _read_text(path: Path) -> pl.DataFrame:
-    """The known columns as text under their raw names; invalid UTF-8 is replaced, not fatal."""
+def _read_text(path: Path) -> tuple[pl.DataFrame, bool]:
+    """The known columns as text under their raw names, and whether a cut-off last line was dropped.
+
+    Invalid UTF-8 is replaced, not fatal. A last line cut off inside a quoted cell (a download
+    that stopped early) is dropped and reported; any other parse failure rejects the file.
+    """
     try:
         header = pl.read_csv(path, n_rows=0, encoding="utf8-lossy", **_CSV_OPTIONS).columns
         found = _match_headers(header)
         _check_header(path, found)
         columns = list(found.values())
+        dropped = False
         try:
             text = pl.read_csv(path, columns=columns, **_CSV_OPTIONS)
-        except pl.exceptions.ComputeError:  # invalid UTF-8 somewhere in the file
-            text = pl.read_csv(path, columns=columns, encoding="utf8-lossy", **_CSV_OPTIONS)
+        except pl.exceptions.ComputeError:  # invalid UTF-8, or a cut-off last line
+            try:
+                text = pl.read_csv(path, columns=columns, encoding="utf8-lossy", **_CSV_OPTIONS)
+            except pl.exceptions.ComputeError:
+                data = path.read_bytes()
+                whole = data[: data.rstrip(b"\r\n").rfind(b"\n") + 1]
+                text = pl.read_csv(whole, columns=columns, encoding="utf8-lossy", **_CSV_OPTIONS)
+                dropped = True
     except (pl.exceptions.PolarsError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
             f"{path}: not a readable CSV ({first})",
             hint="Download the usage CSV again from the Cursor dashboard.",
         ) from exc
-    return text.rename({name: col for col, name in found.items()})
+    return text.rename({name: col for col, name in found.items()}), dropped
 
 
 def _check_header(path: Path, found: dict[str, str]) -> None:
@@ -335,11 +349,15 @@ def _typed(present: set[str], shape: str, *, user: str, other_dates: bool) -> li
 
     token_source = {c: c for c in _SPLIT} if shape != "details" else {"input_tokens": "tokens"}
     tokens = {c: text(src).cast(pl.Int64, strict=False) for c, src in token_source.items()}
+    cells = [text(src).is_not_null() for src in token_source.values() if src in present]
     unreadable = [
         text(src).is_not_null() & (tokens[c].is_null() | (tokens[c] < 0))
         for c, src in token_source.items()
         if src in present
     ]
+    if len(cells) > 1:  # rows fill all token cells or none ("Free"); some is a short row
+        filled = pl.sum_horizontal(cells)
+        unreadable.append((filled > 0) & (filled < len(cells)))
     exprs = [
         _timestamp(text("date"), other_dates=other_dates).alias("ts"),
         _user(text, "user" in present, user=user).alias("user"),
