@@ -40,7 +40,17 @@ PRICE_KEYS: Final = (
 MAX_TIERS: Final = 2
 
 # Which provider's price list a source's model names refer to.
-SOURCE_PROVIDER: Final[dict[str, str]] = {"claude_code": "anthropic"}
+SOURCE_PROVIDER: Final[dict[str, str]] = {
+    "claude_code": "anthropic",
+    "anthropic_api": "anthropic",
+    "anthropic_claude_code": "anthropic",
+    "codex": "openai",
+    "gemini": "google",
+}
+
+# Sources whose rows are daily totals, not single requests: a long-context tier is a property of
+# one request, so it cannot be read off a day's sum and base rates apply.
+AGGREGATE_SOURCES: Final = frozenset({"anthropic_api", "anthropic_claude_code", "copilot"})
 
 
 @dataclass(frozen=True)
@@ -176,7 +186,11 @@ def cost_expr(discount: float = 1.0) -> pl.Expr:
     """Cost in USD of each row from its joined rate columns (null when the model is unpriced)."""
     tokens = {c: pl.col(c).fill_null(0) for c in (*schema.TOKENS, "cache_write_1h_tokens")}
     total_input = (
-        tokens["input_tokens"] + tokens["cache_read_tokens"] + tokens["cache_write_tokens"]
+        pl.when(pl.col("source").is_in(list(AGGREGATE_SOURCES)))
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(
+            tokens["input_tokens"] + tokens["cache_read_tokens"] + tokens["cache_write_tokens"]
+        )
     )
     rin = _rate("input_mtok", total_input)
     rout = _rate("output_mtok", total_input)
@@ -192,8 +206,7 @@ def cost_expr(discount: float = 1.0) -> pl.Expr:
         + write_5m * rwrite.fill_null(0)
         + write_1h * rwrite_1h.fill_null(0)
     ) / 1_000_000
-    reported = pl.any_horizontal(pl.col(c).is_not_null() for c in schema.TOKENS)
-    return pl.when(pl.col("_priced") & reported).then(cost * discount).otherwise(None)
+    return pl.when(pl.col("_priced") & schema.has_tokens()).then(cost * discount).otherwise(None)
 
 
 def price(
@@ -206,7 +219,8 @@ def price(
     """
     overrides = overrides or Overrides()
     keys = (
-        lf.select(
+        lf.filter(schema.has_tokens())
+        .select(
             "source",
             "model",
             pl.col("ts").dt.date().alias("_day"),
@@ -301,6 +315,6 @@ def with_cost(lf: pl.LazyFrame, mode: CostMode = "auto") -> pl.LazyFrame:
             .when(computed.is_not_null())
             .then(pl.lit("computed"))
         )
-    return lf.with_columns(
-        cost_usd=cost, cost_basis=basis.otherwise(pl.lit("unpriced")).cast(pl.String)
-    )
+    # Rows with neither tokens nor a cost (lines-of-code reports) have nothing to price.
+    basis = basis.when(schema.has_tokens()).then(pl.lit("unpriced")).otherwise(pl.lit("none"))
+    return lf.with_columns(cost_usd=cost, cost_basis=basis.cast(pl.String))

@@ -56,7 +56,8 @@ KIND_MAIN: Final = "main"
 KIND_SIDECHAIN: Final = "sidechain"
 FAST_SUFFIX: Final = "+fast"
 
-COST_BASES: Final = ("reported", "computed", "unpriced")
+# `none`: a row with neither tokens nor a cost (a lines-of-code report): nothing to price.
+COST_BASES: Final = ("reported", "computed", "unpriced", "none")
 
 
 def conform(lf: pl.LazyFrame, schema: dict[str, pl.DataType] = USAGE) -> pl.LazyFrame:
@@ -78,6 +79,18 @@ def empty(schema: dict[str, pl.DataType] = USAGE) -> pl.DataFrame:
 def total_tokens() -> pl.Expr:
     """Sum of the four token kinds; null tokens count as 0 in the sum."""
     return pl.sum_horizontal(*(pl.col(c).fill_null(0) for c in TOKENS))
+
+
+def has_tokens() -> pl.Expr:
+    """True where the source reports any token count (null tokens mean "not reported")."""
+    return pl.any_horizontal(pl.col(c).is_not_null() for c in TOKENS)
+
+
+def is_usage() -> pl.Expr:
+    """True for rows that record usage (tokens, request units or a cost), not only output signals."""
+    return (
+        has_tokens() | pl.col("requests").is_not_null() | pl.col("reported_cost_usd").is_not_null()
+    )
 
 
 def is_fast() -> pl.Expr:

@@ -86,9 +86,9 @@ SIGNALS: Final = ("lines_added", "lines_removed", "commits", "pull_requests")
 
 def aggregations() -> list[pl.Expr]:
     """Partial aggregates: sums and counts that combine across partitions."""
-    priced = pl.col("cost_basis") != "unpriced"
+    priced = pl.col("cost_basis").is_in(["reported", "computed"])
     return [
-        pl.len().cast(pl.Int64).alias("events"),
+        schema.is_usage().sum().cast(pl.Int64).alias("events"),
         pl.col("requests").sum().alias("requests"),
         *(_sum_or_null(c) for c in TOKEN_SUMS),
         schema.total_tokens().sum().alias("total_tokens"),

@@ -309,7 +309,7 @@ def _team_rule(user_days: pl.LazyFrame, first: date, rules: OutlierRules) -> pl.
         .otherwise(_MEAN_AD_SCALE * pl.col("_mean_ad"))
     )
     z = exprs.ratio(pl.col("value") - pl.col("median"), scale)
-    detail = pl.format(
+    detail = _format(
         "{} on {} is a robust z-score of {} against the median {} of {} active users that day.",
         _amount(pl.col("value"), rules.metric),
         pl.col("day"),
@@ -340,7 +340,7 @@ def _self_rule(user_days: pl.LazyFrame, first: date, rules: OutlierRules) -> pl.
         _n=pl.col("_one").rolling_sum_by("day", window, closed="left").over("user"),
     ).with_columns(baseline=exprs.ratio(pl.col("_sum"), pl.col("_n").cast(pl.Float64)))
     ratio = exprs.ratio(pl.col("value"), pl.col("baseline"))
-    detail = pl.format(
+    detail = _format(
         "{} on {} is {}x this user's mean of {} over {} active days in the {} days before.",
         _amount(pl.col("value"), rules.metric),
         pl.col("day"),
@@ -379,7 +379,7 @@ def _team_median_rule(
         )
     else:
         totals = totals.with_columns(n=pl.len(), baseline=pl.col("value").median())
-    detail = pl.format(
+    detail = _format(
         "{} in the {} days to {} is {}x the median {} of {} active users.",
         _amount(pl.col("value"), rules.metric),
         pl.lit(rules.days),
@@ -423,7 +423,7 @@ def _runaway_rule(sessions: pl.LazyFrame, first: date, rules: OutlierRules) -> p
         baseline=pl.lit(rate, pl.Float64),
         ratio=pl.col("value") / rate,
         severity=_severity(very_long | (pl.col("value") >= rate * rules.critical_factor)),
-        detail=pl.format(
+        detail=_format(
             "Session ran {} hours from {} at {} per hour (threshold {} per hour).",
             hours,
             pl.col("start").dt.strftime("%H:%M"),
@@ -440,9 +440,9 @@ def _runaway_rule(sessions: pl.LazyFrame, first: date, rules: OutlierRules) -> p
         baseline=pl.lit(floor, pl.Float64),
         ratio=pl.col("output_ratio") / floor,
         severity=_severity(very_long | (pl.col("output_ratio") <= floor / rules.critical_factor)),
-        detail=pl.format(
-            "Session ran {} hours from {} over {} tokens writing an output ratio of {} "
-            "(floor {}): an agent left spinning?",
+        detail=_format(
+            "Session ran {} hours from {} over {} tokens with an output ratio of {}, "
+            "under {}: an agent left spinning?",
             hours,
             pl.col("start").dt.strftime("%H:%M"),
             pl.col("total_tokens"),
@@ -464,7 +464,7 @@ def _daily_cap_rule(user_days: pl.LazyFrame, first: date, cap: float) -> pl.Lazy
         baseline=pl.lit(cap, pl.Float64),
         ratio=pl.col("cost") / cap,
         severity=pl.lit("critical"),
-        detail=pl.format(
+        detail=_format(
             "{} on {} is over the daily cap of {}.",
             _amount(pl.col("cost"), "cost"),
             pl.col("day"),
@@ -504,3 +504,15 @@ def _amount(x: pl.Expr, metric: Metric) -> pl.Expr:
     if metric == "cost":
         return pl.concat_str(pl.lit("$"), _fixed(x, 2))
     return pl.concat_str(_fixed(x, 0), pl.lit(" tokens"))
+
+
+def _format(template: str, *args: pl.Expr) -> pl.Expr:
+    """`pl.format` built on `concat_str`: in polars 2.1 `pl.format` with a String argument can
+    panic under the streaming engine (seen on this scan at 5M events), `concat_str` does not."""
+    pieces = template.split("{}")
+    if len(pieces) != len(args) + 1:
+        raise ValueError(f"{len(args)} arguments for {len(pieces) - 1} placeholders")
+    exprs_: list[pl.Expr] = [pl.lit(pieces[0])]
+    for arg, piece in zip(args, pieces[1:], strict=True):
+        exprs_ += [arg.cast(pl.String), pl.lit(piece)]
+    return pl.concat_str(exprs_)

@@ -370,19 +370,24 @@ def _csv_rows(
     unit = _text(cols.get("_unit")).str.to_lowercase().fill_null("")
     typed["requests"] = pl.when(unit.is_in(_REQUEST_UNITS)).then(typed["requests"])
     raw = raw.filter(pl.sum_horizontal(pl.col(n).str.len_bytes() for n in raw.columns) > 0)
-    checked = raw.with_columns(
-        ts=_parse_times(raw.select(_text(cols["ts"])).to_series())
-    ).with_columns(
-        _bad=pl.any_horizontal(bad),
-        _other_product=_other_products(raw, cols),
-        _product=_text(cols.get("_product")),
-        source=pl.lit(SOURCE),
-        user=_text(cols.get("user")).fill_null(ORG_USER),
-        project=pl.coalesce(_text(cols.get("_repository")), _text(cols.get("_organization"))),
-        model=_text(cols.get("model")),
-        kind=kind if kind is not None else _text(cols.get("kind")),
-        origin=pl.lit(str(path)),
-        **typed,
+    checked = (
+        raw.with_columns(ts=_parse_times(raw.select(_text(cols["ts"])).to_series()))
+        .with_columns(
+            _bad=pl.any_horizontal(bad),
+            _other_product=_other_products(raw, cols),
+            _product=_text(cols.get("_product")),
+            source=pl.lit(SOURCE),
+            user=_text(cols.get("user")).fill_null(ORG_USER),
+            project=pl.coalesce(_text(cols.get("_repository")), _text(cols.get("_organization"))),
+            model=_text(cols.get("model")),
+            kind=kind if kind is not None else _text(cols.get("kind")),
+            origin=pl.lit(str(path)),
+            **typed,
+        )
+        .with_columns(
+            # the report does not split cache writes by lifetime: the 1-hour part is unknown (0)
+            cache_write_1h_tokens=pl.when(pl.col("cache_write_tokens").is_not_null()).then(0)
+        )
     )
     del raw
     malformed = int(checked.get_column("_bad").sum())
