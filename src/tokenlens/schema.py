@@ -87,7 +87,7 @@ def has_tokens() -> pl.Expr:
 
 
 def is_usage() -> pl.Expr:
-    """True for rows that record usage (tokens, request units or a cost), not only output signals."""
+    """True for rows that record usage (tokens, request units or a cost), not only signals."""
     return (
         has_tokens() | pl.col("requests").is_not_null() | pl.col("reported_cost_usd").is_not_null()
     )
