@@ -188,6 +188,8 @@ def outliers(
         .agg(pl.col("cost").sum(), pl.col("tokens").sum())
         .with_columns(value=pl.col(rules.metric).cast(pl.Float64))
         .join(teams, on="user", how="left")
+        .collect()  # four rules read it: build it once
+        .lazy()
     )
     flags = [
         _team_rule(user_days, first, rules),
@@ -512,7 +514,7 @@ def _format(template: str, *args: pl.Expr) -> pl.Expr:
     pieces = template.split("{}")
     if len(pieces) != len(args) + 1:
         raise ValueError(f"{len(args)} arguments for {len(pieces) - 1} placeholders")
-    exprs_: list[pl.Expr] = [pl.lit(pieces[0])]
+    parts: list[pl.Expr] = [pl.lit(pieces[0])]
     for arg, piece in zip(args, pieces[1:], strict=True):
-        exprs_ += [arg.cast(pl.String), pl.lit(piece)]
-    return pl.concat_str(exprs_)
+        parts += [arg.cast(pl.String), pl.lit(piece)]
+    return pl.concat_str(parts)
