@@ -10,17 +10,25 @@ import sys
 
 import typer
 
-from tokenlens.cli import export, ingest, prices, report, sources  # registers the commands
+from tokenlens.cli import (  # registers the commands
+    export,
+    ingest,
+    outliers,
+    prices,
+    report,
+    sources,
+)
 from tokenlens.cli.app import app
 from tokenlens.errors import TokenlensError
 
-__all__ = ["app", "export", "ingest", "main", "prices", "report", "sources"]
+__all__ = ["app", "export", "ingest", "main", "outliers", "prices", "report", "sources"]
 
 
 def main() -> None:
     """Console entry point: one boundary turns project errors into `Error:` + `Hint:`, exit 1."""
     try:
-        app(standalone_mode=False, prog_name="tokenlens")
+        code = app(standalone_mode=False, prog_name="tokenlens")
+        sys.exit(code if isinstance(code, int) else 0)
     except TokenlensError as exc:
         from tokenlens.render import console
 

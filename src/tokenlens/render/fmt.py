@@ -37,7 +37,15 @@ def ratio(value: Any) -> str:
 
 
 def plain(value: Any) -> str:
-    return "–" if value is None else str(value)
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
+    return str(value)
+
+
+def times(value: Any) -> str:
+    return "–" if value is None else f"{float(value):,.1f}x"
 
 
 FORMATTERS = {
@@ -52,6 +60,11 @@ FORMATTERS = {
     "output_tokens": tokens,
     "total_tokens": tokens,
     "cost_usd": usd,
+    "spend_usd": usd,
+    "projected_usd": usd,
+    "min_usd": usd,
+    "max_usd": usd,
+    "ratio": times,
     "blended_cost_usd": usd,
     "reported_cost_usd": usd,
     "computed_cost_usd": usd,
