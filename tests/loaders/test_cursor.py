@@ -548,6 +548,19 @@ def test_other_iso_dates_are_read(tmp_path: Path) -> None:
     assert frame.get_column("ts").dt.strftime("%Y-%m-%dT%H:%M:%S").to_list() == [
         "2025-10-01T10:00:00"
     ]
+    assert frame.get_column("event_id").to_list() == [
+        "events|2025-10-01T10:00:00.000Z|me|||Included|auto|No|1/0/2/3"
+    ]
+
+
+def test_one_event_spelled_two_ways_is_one_event(tmp_path: Path) -> None:
+    row = '"{}","Included","auto","No","1","0","2","3","6","{}"'
+    short = write(tmp_path / "a.csv", f"{HEADER_C}\n{row.format('2025-10-01T10:00:00Z', '-')}\n")
+    full = write(
+        tmp_path / "b.csv", f"{HEADER_C}\n{row.format('2025-10-01T10:00:00.000Z', '0.02')}\n"
+    )
+    frame = load(short, full)
+    assert frame.get_column("reported_cost_usd").to_list() == [0.02]
 
 
 def test_total_tokens_that_disagree_are_reported(tmp_path: Path) -> None:

@@ -123,30 +123,29 @@ def scan(files: list[Path], *, user: str) -> Scan:
     paths = sorted(set(files))
     frames: list[pl.DataFrame] = []
     notices: list[Notice] = []
+    shapes: set[str] = set()
     for path in paths:
-        frame, found = _read(path, user=user)
+        frame, found, shape = _read(path, user=user)
         frames.append(frame)
         notices.extend(found)
-    rows = pl.concat(frames) if frames else schema.empty()
-    repeated = _repeated_in_file(rows)
+        shapes.add(shape)
+    rows = (pl.concat(frames) if frames else schema.empty()).with_columns(_maybe=_maybe_repeated())
+    maybe = rows.filter(pl.col("_maybe")).select("event_id", "origin")
+    repeated = maybe.height - maybe.n_unique()
     if repeated:
         message = "Cursor: rows repeating an identical row in one file counted once"
         notices.append(Notice(message, repeated))
-    out = dedupe(rows.lazy()).collect()
-    total_only = out.select(pl.col("event_id").str.starts_with("details|").sum()).item()
-    if total_only:
-        message = (
-            "Cursor: old usage-details rows give only a token total, kept in input_tokens "
-            "(split unknown; load the matching usage-tokens export to split them)"
-        )
-        notices.append(Notice(message, total_only))
+    across = len(shapes & _RANK.keys()) > 1  # copies across shapes need more than one shape
+    out = _dedupe(rows.lazy(), across_shapes=across).collect()
+    if "details" in shapes:
+        total_only = out.select(pl.col("event_id").str.starts_with("details|").sum()).item()
+        if total_only:
+            message = (
+                "Cursor: old usage-details rows give only a token total, kept in input_tokens "
+                "(split unknown; load the matching usage-tokens export to split them)"
+            )
+            notices.append(Notice(message, total_only))
     return Scan(SOURCE, out.lazy(), notices, paths)
-
-
-def _repeated_in_file(rows: pl.DataFrame) -> int:
-    """How many rows repeat an event id already seen in the same file."""
-    maybe = rows.filter(_maybe_repeated()).select("event_id", "origin")
-    return maybe.height - maybe.n_unique()
 
 
 def _maybe_repeated() -> pl.Expr:
@@ -166,6 +165,14 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     column (a total order). Then a copy from a lower-ranked export shape is dropped when a
     higher-ranked copy has the same time, user, model and token total (A/B/C and API overlaps).
     """
+    return _dedupe(lf, across_shapes=True)
+
+
+def _dedupe(lf: pl.LazyFrame, *, across_shapes: bool) -> pl.LazyFrame:
+    """`dedupe`; `scan` skips the second step when it read a single export shape.
+
+    Reuses a `_maybe` column (see `_maybe_repeated`) when the caller computed it already.
+    """
     names = lf.collect_schema().names()
     keys = [
         pl.col("reported_cost_usd").is_null(),
@@ -175,9 +182,9 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("origin"),
     ]
     descending = [False, True, True, True, False]
-    used = {"event_id", "reported_cost_usd", "as_of", "requests", "origin"}
+    used = {"event_id", "reported_cost_usd", "as_of", "requests", "origin", "_maybe"}
     rest = [pl.col(c) for c in names if c not in used]
-    marked = lf.with_columns(_maybe=_maybe_repeated())
+    marked = lf if "_maybe" in names else lf.with_columns(_maybe=_maybe_repeated())
     best = (
         marked.filter(pl.col("_maybe"))
         .sort(
@@ -187,13 +194,14 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
         )
         .unique(subset=["event_id"], keep="first", maintain_order=True)
     )
-    rank = _rank()
+    out = pl.concat([marked.filter(~pl.col("_maybe")), best]).drop("_maybe")
+    if not across_shapes:
+        return out
     loose = ["ts", "user", "model", "_total"]
     return (
-        pl.concat([marked.filter(~pl.col("_maybe")), best])
-        .with_columns(_rank=rank, _total=schema.total_tokens())
+        out.with_columns(_rank=_rank(), _total=schema.total_tokens())
         .filter(pl.col("_rank").is_null() | (pl.col("_rank") == pl.col("_rank").max().over(loose)))
-        .drop("_maybe", "_rank", "_total")
+        .drop("_rank", "_total")
     )
 
 
@@ -208,7 +216,7 @@ def _rank() -> pl.Expr:
 # --------------------------------------------------------------------------- dispatch
 
 
-def _read(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
+def _read(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str]:
     """One file, by its sniffed format; CSV is the fallback (its header is checked there)."""
     try:
         head = detect.read_head(path)
@@ -218,9 +226,9 @@ def _read(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
         ) from exc
     fmt = detect.sniff(head, path.name)
     if fmt == "cursor_api_events":
-        return _read_events(path, user=user)
+        return (*_read_events(path, user=user), "api")
     if fmt == "cursor_daily":
-        return _read_daily(path, user=user)
+        return (*_read_daily(path, user=user), _DAILY)
     if head.lstrip(detect.BOM).lstrip()[:1] in (b"{", b"["):
         raise InputError(
             f"{path}: not a Cursor export (JSON without usageEvents or daily usage rows)",
@@ -257,7 +265,7 @@ _CSV_OPTIONS: Final[dict[str, Any]] = {
 }
 
 
-def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
+def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str]:
     """A dashboard export: every column read as text, then typed by header name, in one pass."""
     text, dropped = _read_text(path)
     present = set(text.columns)
@@ -266,18 +274,23 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
     def run(other_dates: bool) -> pl.DataFrame:
         stripped = text.lazy().select(_strip(c).alias(f"_t_{c}") for c in text.columns)
         typed = stripped.with_columns(_typed(present, shape, user=user, other_dates=other_dates))
-        typed = typed.with_columns(
+        return typed.with_columns(
             _bad=pl.col("ts").is_null() | pl.col("_bad_tokens"), origin=pl.lit(str(path))
-        )
-        return _identify(typed, shape, valid=~pl.col("_bad")).collect()
+        ).collect()
 
     frame = run(other_dates=False)
-    if frame.get_column("ts").null_count() > frame.get_column("_t_date").null_count():
+    as_written = frame.get_column("ts").null_count() == frame.get_column("_t_date").null_count()
+    if not as_written:
         frame = run(other_dates=True)  # other ISO-8601 spellings, tried only when needed
+    # Dates as Cursor writes them (`2026-02-16T15:00:48.960Z`, 24 characters) already are the
+    # id's spelling: reformatting a million timestamps is skipped.
+    as_written = as_written and frame.select(pl.col("_t_date").str.len_bytes().eq(24).all()).item()
+    date = pl.col("_t_date") if as_written else None
+    frame = _identify(frame.lazy(), shape, valid=~pl.col("_bad"), date=date).collect()
     rows, notices = _finish(frame, path)
     if dropped:
         notices.insert(0, Notice("Cursor: skipped a cut-off last line", 1, str(path)))
-    return rows, notices
+    return rows, notices, shape
 
 
 def _read_text(path: Path) -> tuple[pl.DataFrame, bool]:
@@ -452,8 +465,13 @@ def _finish(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]
     return schema.conform(good).collect(), notices
 
 
-def _identify(lf: pl.LazyFrame, shape: str, *, valid: pl.Expr) -> pl.LazyFrame:
-    """The readable event id, `as_of` (the newest valid time in the file) and the source."""
+def _identify(
+    lf: pl.LazyFrame, shape: str, *, valid: pl.Expr, date: pl.Expr | None = None
+) -> pl.LazyFrame:
+    """The readable event id, `as_of` (the newest valid time in the file) and the source.
+
+    `date` is the id's date text when the caller has it already in `_ID_DATE` form.
+    """
     if shape == "details":
         tokens = pl.lit("total:") + pl.col("input_tokens").cast(pl.String).fill_null("")
     else:
@@ -462,7 +480,7 @@ def _identify(lf: pl.LazyFrame, shape: str, *, valid: pl.Expr) -> pl.LazyFrame:
         )
     parts = [
         pl.lit(shape),
-        pl.col("ts").dt.strftime(_ID_DATE),
+        pl.col("ts").dt.strftime(_ID_DATE) if date is None else date,
         pl.col("user"),
         pl.col("cloud_agent_id"),
         pl.col("automation_id"),
