@@ -35,13 +35,17 @@ Kind "Included" where B says "Included in Pro". So `<shape>` ranks the copies (d
 events < api), and a copy is dropped when a higher-ranked copy has the same Date, user, model and
 token total. API events outrank the CSV because they carry exact cents.
 
-Admin API. `filtered-usage-events` pages: one event per `usageEvents[]` item, tokens from
-`tokenUsage` (absent for calls that are not token-based: null), `chargedCents` / 100 as the
-reported cost (else `tokenUsage.totalCents`), `requestsCosts` as requests. `daily-usage-data`:
-one row per user and day at 00:00 UTC; `acceptedLinesAdded` / `acceptedLinesDeleted` (the AI lines a
-user kept) become lines_added / lines_removed; tokens and model are null (the rows have none), and
+Admin API. `filtered-usage-events` pages (one JSON document, an array of pages, or one page per
+line): one event per `usageEvents[]` item, with the CSV's id layout under shape `api` (the epoch-ms
+`timestamp` written as the CSV writes Date, `maxMode` as Yes/No); user `userEmail`, else the service
+account, else `automation:<automationId>`; tokens from `tokenUsage`, which the API sends only for
+token-based calls (null otherwise; its four counts are read as disjoint, like the CSV columns);
+`chargedCents` / 100 as the reported cost (else `tokenUsage.totalCents` / 100); `requestsCosts` as
+requests (null when absent). `daily-usage-data`: one row per user and day at 00:00 UTC, id
+`daily|<day>|<user>`; `acceptedLinesAdded` / `acceptedLinesDeleted` (AI-suggested lines the user
+accepted) become lines_added / lines_removed; tokens and model are null (the rows have none), and
 requests are null because the `*Requests`/`*Reqs` fields count raw events that the usage events
-already count as billable units.
+already count as billable units. A later download of the same day wins (`as_of`, its newest day).
 """
 
 from __future__ import annotations
