@@ -721,6 +721,10 @@ def test_daily_usage_from_a_later_download_wins(tmp_path: Path) -> None:
     for files in ([early, late], [late, early]):
         frame = load(*files).filter(pl.col("ts").dt.day() == 2)
         assert frame.get_column("lines_added").to_list() == [40]
+    # two downloads ending the same day: the day was still going in the one with fewer lines
+    morning = write(tmp_path / "morning.json", json.dumps(day(25, "2026-03-02")))
+    for files in ([early, morning], [morning, early]):
+        assert load(*files).get_column("lines_added").to_list() == [25]
 
 
 # --------------------------------------------------------------------------- the demo export

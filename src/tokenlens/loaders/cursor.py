@@ -165,9 +165,10 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     """The Cursor identity rule over canonical rows; independent of row order, idempotent.
 
     Copies with one `event_id` collapse to one: a reported cost beats none, then the newer file
-    (`as_of`), then the larger cost and request count, then the smaller origin, then every other
-    column (a total order). Then a copy from a lower-ranked export shape is dropped when a
-    higher-ranked copy has the same time, user, model and token total (A/B/C and API overlaps).
+    (`as_of`), then the larger cost and request count, then every other column, larger first,
+    then the smaller origin (a total order). Then a copy from a lower-ranked export shape is dropped
+    when a higher-ranked copy has the same time, user, model and token total (A/B/C and API
+    overlaps).
     """
     return _dedupe(lf, across_shapes=True)
 
@@ -183,17 +184,19 @@ def _dedupe(lf: pl.LazyFrame, *, across_shapes: bool) -> pl.LazyFrame:
         pl.col("as_of"),
         pl.col("reported_cost_usd"),
         pl.col("requests"),
-        pl.col("origin"),
     ]
-    descending = [False, True, True, True, False]
+    descending = [False, True, True, True]
     used = {"event_id", "reported_cost_usd", "as_of", "requests", "origin", "_maybe"}
     rest = [pl.col(c) for c in names if c not in used]
+    rest.append(pl.col("origin"))
     marked = lf if "_maybe" in names else lf.with_columns(_maybe=_maybe_repeated())
     best = (
         marked.filter(pl.col("_maybe"))
         .sort(
             [pl.col("event_id"), *keys, *rest],
-            descending=[False, *descending, *([False] * len(rest))],
+            # the rest high first: of two same-day copies, the larger counts are the later one;
+            # the origin (a file name) only breaks the last ties, smaller first
+            descending=[False, *descending, *([True] * (len(rest) - 1)), False],
             nulls_last=True,
         )
         .unique(subset=["event_id"], keep="first", maintain_order=True)
