@@ -209,6 +209,7 @@ def test_dedupe_is_idempotent_and_ignores_row_order() -> None:
         load(p)
         for p in (DETAILS, TOKENS, EVENTS_0831, EVENTS_0911, EVENTS_0912, F_TEAM, API_EVENTS)
     ]
+    parts.append(load(API_DAILY))
     union = pl.concat(parts)
     once = cursor.dedupe(union.lazy()).collect()
     assert_frame_equal(canonical_order(cursor.dedupe(once.lazy()).collect()), canonical_order(once))
@@ -216,8 +217,26 @@ def test_dedupe_is_idempotent_and_ignores_row_order() -> None:
         shuffled = union.sample(fraction=1.0, shuffle=True, seed=seed)
         again = cursor.dedupe(shuffled.lazy()).collect()
         assert_frame_equal(canonical_order(again), canonical_order(once))
-    everything = load(DETAILS, TOKENS, EVENTS_0831, EVENTS_0911, EVENTS_0912, F_TEAM, API_EVENTS)
+    everything = load(
+        DETAILS, TOKENS, EVENTS_0831, EVENTS_0911, EVENTS_0912, F_TEAM, API_EVENTS, API_DAILY
+    )
     assert_frame_equal(canonical_order(once), canonical_order(everything))
+
+
+def test_dedupe_keeps_the_store_columns_of_the_winning_copy() -> None:
+    """The store merges rows that also carry price columns; they travel with their row."""
+    stored = load(EVENTS_0911).with_columns(
+        computed_cost_usd=pl.lit(0.5), price_version=pl.lit("v1")
+    )
+    new = load(EVENTS_0912).with_columns(computed_cost_usd=pl.lit(0.7), price_version=pl.lit("v2"))
+    for parts in ([new, stored], [stored, new]):
+        merged = cursor.dedupe(pl.concat(parts).lazy()).collect()
+        assert merged.columns == [*schema.USAGE, "computed_cost_usd", "price_version"]
+        assert merged.height == 122
+        from_new = merged.filter(pl.col("origin") == str(EVENTS_0912))
+        assert from_new.height == 118
+        assert set(from_new.get_column("price_version")) == {"v2"}
+        assert set(merged.filter(pl.col("origin") == str(EVENTS_0911))["price_version"]) == {"v1"}
 
 
 def _one_row_download(path: Path, date: str, newest: str, cost: str) -> Path:
