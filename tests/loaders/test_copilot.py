@@ -584,6 +584,19 @@ def test_other_github_products_in_a_metered_report_are_skipped(tmp_path: Path) -
     ]
 
 
+def test_bytes_that_are_not_utf8_do_not_stop_the_report(tmp_path: Path) -> None:
+    target = tmp_path / "latin1.csv"
+    target.write_bytes(
+        b'"date","username","sku","model","quantity"\n'
+        b'"2025-10-01","caf\xe9","copilot_premium_request","GPT-5","1.5"\n'
+    )
+    result = scan([target], user="x")
+    frame = result.frame.collect()
+    assert frame.get_column("requests").to_list() == [1.5]
+    assert frame.get_column("user").item().startswith("caf")
+    assert result.notices == []
+
+
 def test_a_users_file_that_is_not_json_is_an_input_error(tmp_path: Path) -> None:
     target = _write(tmp_path / "users.json", '{"user_login": "dev-anna", "day": \n')
     with pytest.raises(InputError, match="not JSON"):

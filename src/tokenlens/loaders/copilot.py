@@ -230,8 +230,9 @@ def _header(path: Path, data: bytes) -> list[str]:
 def _read_table(path: Path, data: bytes) -> pl.DataFrame:
     """Every cell as a string ("" when empty), columns named by the header.
 
-    Column `_EXTRA` is "" unless the row has more fields than the header (a malformed row); it
-    costs a second read, so it is only built when the plain read finds such rows.
+    Column `_EXTRA` is "" unless the row has more fields than the header (a malformed row). The
+    plain, strict UTF-8 read is the fast path; only when it fails is the file read again with
+    room for an extra field and invalid bytes replaced.
     """
     header = _header(path, data)
     slots = [f"c{i}" for i in range(len(header))]
@@ -240,7 +241,6 @@ def _read_table(path: Path, data: bytes) -> pl.DataFrame:
         "skip_rows": 1,
         "empty_string_is_null": False,
         "raise_if_empty": False,
-        "encoding": "utf8-lossy",
     }
     try:
         raw = pl.read_csv(data, schema=dict.fromkeys(slots, pl.String()), **options)
@@ -252,6 +252,7 @@ def _read_table(path: Path, data: bytes) -> pl.DataFrame:
                 schema=dict.fromkeys([*slots, _EXTRA], pl.String()),
                 truncate_ragged_lines=True,
                 missing_columns="insert",
+                encoding="utf8-lossy",
                 **options,
             )
         except pl.exceptions.PolarsError as exc:
@@ -316,16 +317,10 @@ def _with_event_id(
     """`event_id` = the whole row as text plus its occurrence number among identical rows.
 
     The text is the prefix and the cells joined by `|`, with `|` and `\\` inside cells escaped
-    (only when the file holds any: `escape`), then `#n`. Rows whose cell hash is unique
-    are the first of their kind; only the rare rest are grouped on the cells themselves, so a
-    hash collision costs time, never correctness.
+    (only when the file holds any: `escape`), then `#n`. Rows whose text hash is unique are the
+    first of their kind; only the rare rest are grouped on the text itself, so a hash collision
+    costs time, never correctness.
     """
-    maybe = frame.select(pl.struct(columns).hash().is_duplicated()).to_series()
-    occurrence = pl.repeat(1, frame.height, dtype=pl.Int64, eager=True)
-    if maybe.any():
-        where = maybe.arg_true()
-        numbers = frame[where].select((pl.int_range(pl.len()).over(columns) + 1).cast(pl.Int64))
-        occurrence = occurrence.scatter(where, numbers.to_series())
     cells = [
         pl.col(c)
         .str.replace_all("\\", "\\\\", literal=True)
@@ -334,11 +329,20 @@ def _with_event_id(
         else pl.col(c)
         for c in columns
     ]
-    return frame.with_columns(
-        event_id=pl.concat_str(
-            [pl.lit(prefix), *cells, "#" + occurrence.cast(pl.String)], separator="|"
+    first = frame.select(pl.concat_str([pl.lit(prefix), *cells, pl.lit("#1")], separator="|"))
+    ids = first.to_series().alias("event_id")
+    maybe = ids.hash().is_duplicated()
+    if maybe.any():
+        where = maybe.arg_true()
+        same = pl.col("event_id")
+        numbered = (
+            ids.gather(where)
+            .to_frame()
+            .select(same.str.head(-1) + (pl.int_range(pl.len()).over(same) + 1).cast(pl.String))
+            .to_series()
         )
-    )
+        ids = ids.scatter(where, numbered)
+    return frame.with_columns(ids)
 
 
 def _csv_rows(
@@ -361,42 +365,57 @@ def _csv_rows(
             f"{path}: no {table['ts'][0]!r} column in this {label}",
             hint="Give the report as GitHub sent it, with its header line.",
         )
-    typed: dict[str, pl.Expr] = {}
-    bad = [pl.col(_EXTRA) != "", pl.col("ts").is_null()]
-    for name in ("requests", "reported_cost_usd", *_TOKEN_COLUMNS):
-        dtype = pl.Int64() if name in _TOKEN_COLUMNS else pl.Float64()
-        typed[name], invalid = _number(cols.get(name), dtype)
-        bad.append(invalid)
-    unit = _text(cols.get("_unit")).str.to_lowercase().fill_null("")
-    typed["requests"] = pl.when(unit.is_in(_REQUEST_UNITS)).then(typed["requests"])
+    dtypes: dict[str, pl.DataType] = {"requests": pl.Float64(), "reported_cost_usd": pl.Float64()}
+    dtypes.update(dict.fromkeys(_TOKEN_COLUMNS, pl.Int64()))
+    values = {name: pl.col(name).cast(dtype, strict=False) for name, dtype in dtypes.items()}
     raw = raw.filter(pl.sum_horizontal(pl.col(n).str.len_bytes() for n in raw.columns) > 0)
+    raw = _with_event_id(raw, _identity_columns(names), prefix, escape=escape)
     checked = (
-        raw.with_columns(ts=_parse_times(raw.select(_text(cols["ts"])).to_series()))
-        .with_columns(
-            _bad=pl.any_horizontal(bad),
+        raw.with_columns(
+            ts=_parse_times(raw.select(_text(cols["ts"])).to_series()),
             _other_product=_other_products(raw, cols),
+        )
+        .select(
+            "event_id",
+            "ts",
+            "_other_product",
+            _extra=pl.col(_EXTRA) != "",
             _product=_text(cols.get("_product")),
+            _unit=_text(cols.get("_unit")).str.to_lowercase().fill_null(""),
             source=pl.lit(SOURCE),
             user=_text(cols.get("user")).fill_null(ORG_USER),
             project=pl.coalesce(_text(cols.get("_repository")), _text(cols.get("_organization"))),
             model=_text(cols.get("model")),
             kind=kind if kind is not None else _text(cols.get("kind")),
             origin=pl.lit(str(path)),
-            **typed,
+            **{name: _text(cols.get(name)) for name in dtypes},
         )
         .with_columns(
+            # a number cell holding text that is not a number makes the row malformed
+            _bad=pl.any_horizontal(
+                pl.col("_extra"),
+                pl.col("ts").is_null(),
+                *(pl.col(name).is_not_null() & value.is_null() for name, value in values.items()),
+            ),
+            **values,
+        )
+        .with_columns(
+            pl.col("reported_cost_usd").round(DIGITS),
+            # requests are counted in `requests` or `ai-credits` units, not seats or minutes
+            requests=pl.when(pl.col("_unit").is_in(_REQUEST_UNITS)).then(
+                pl.col("requests").round(DIGITS)
+            ),
             # the report does not split cache writes by lifetime: the 1-hour part is unknown (0)
-            cache_write_1h_tokens=pl.when(pl.col("cache_write_tokens").is_not_null()).then(0)
+            cache_write_1h_tokens=pl.when(pl.col("cache_write_tokens").is_not_null()).then(0),
         )
     )
     del raw
     malformed = int(checked.get_column("_bad").sum())
     others = checked.filter(~pl.col("_bad") & pl.col("_other_product"))
-    kept = _with_event_id(
-        checked.filter(~pl.col("_bad") & ~pl.col("_other_product")),
-        _identity_columns(names),
-        prefix,
-        escape=escape,
+    kept = (
+        checked.filter(~pl.col("_bad") & ~pl.col("_other_product"))
+        if malformed or others.height
+        else checked
     )
     rows = schema.conform(kept.lazy().with_columns(as_of=pl.col("ts").max())).collect()
     notices = []
