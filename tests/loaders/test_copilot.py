@@ -597,6 +597,17 @@ def test_bytes_that_are_not_utf8_do_not_stop_the_report(tmp_path: Path) -> None:
     assert result.notices == []
 
 
+def test_malformed_legacy_metrics_days_are_skipped_and_counted(tmp_path: Path) -> None:
+    days = json.loads(LEGACY_METRICS.read_text(encoding="utf-8"))[:3]
+    broken = [*days, {"date": "not a day"}, 7, {"date": "2024-11-07", "copilot_ide_chat": 1}]
+    target = _write(tmp_path / "metrics.json", json.dumps(broken))
+    result = scan([target], user="x")
+    assert result.frame.collect().height == 3
+    assert [(n.message, n.count) for n in result.notices] == [
+        ("GitHub Copilot: skipped malformed metrics records", 3)
+    ]
+
+
 def test_a_users_file_that_is_not_json_is_an_input_error(tmp_path: Path) -> None:
     target = _write(tmp_path / "users.json", '{"user_login": "dev-anna", "day": \n')
     with pytest.raises(InputError, match="not JSON"):

@@ -60,7 +60,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import polars as pl
@@ -140,6 +140,7 @@ _LEGACY_METRICS_KIND: Final = "legacy_metrics"
 _OTHER_MODEL: Final = "others"  # the metrics' catch-all bucket, not a model
 _EXTRA: Final = "\x00extra"  # catches a field past the header (a ragged row)
 _ISO_Z: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
+_T = TypeVar("_T")
 
 
 def scan(files: list[Path], *, user: str) -> Scan:
@@ -503,7 +504,6 @@ class _Document(msgspec.Struct):
     """A whole JSON file: the wrapped mock (`day_totals`) or one bare record."""
 
     day_totals: list[msgspec.Raw] | None = None
-    user_login: str | None = None
 
 
 _RECORD = msgspec.json.Decoder(_UserRecord, strict=False)
@@ -522,53 +522,50 @@ _USERS_SCHEMA: Final[dict[str, pl.DataType]] = {
 }
 
 
-def _json_items(path: Path, data: bytes) -> tuple[list[bytes | msgspec.Raw], int]:
-    """The records of a JSON document (array, wrapped or single) or of NDJSON lines.
-
-    Returns the raw records and how many NDJSON lines were not JSON.
-    """
+def _json_items(data: bytes) -> list[bytes | msgspec.Raw]:
+    """The records of a JSON document (an array, the wrapped mock or one record), else the
+    non-blank lines of an NDJSON file."""
     body = data.removeprefix(detect.BOM)
     try:
         doc = _DOCUMENT.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        doc = None
+        return [line for line in body.splitlines() if line.strip()]
     if isinstance(doc, list):
-        return list(doc), 0
-    if isinstance(doc, _Document):
-        return (list(doc.day_totals) if doc.day_totals is not None else [body]), 0
-    lines = [line for line in body.splitlines() if line.strip()]
-    items: list[bytes | msgspec.Raw] = []
-    broken = 0
-    for line in lines:
+        return list(doc)
+    return list(doc.day_totals) if doc.day_totals is not None else [body]
+
+
+def _decode_all(path: Path, decoder: msgspec.json.Decoder[_T]) -> tuple[list[_T], int]:
+    """Every record of a metrics file, and how many were malformed (not JSON, wrong types).
+
+    A file of which no record can be read is not a metrics file: an InputError.
+    """
+    items = _json_items(_read_bytes(path))
+    records: list[_T] = []
+    for item in items:
         try:
-            msgspec.json.decode(line, type=msgspec.Raw)
-        except msgspec.DecodeError:
-            broken += 1
+            records.append(decoder.decode(item))
+        except (msgspec.DecodeError, msgspec.ValidationError):
             continue
-        items.append(line)
-    if not items:
+    if items and not records:
         raise InputError(
             f"{path}: not JSON or JSON lines", hint="Save the report file as downloaded."
         )
-    return items, broken
+    return records, len(items) - len(records)
 
 
 def _single_model(names: Iterable[str | None]) -> str | None:
+    """The model when the record names exactly one (the `others` bucket aside), else None."""
     found = {n for n in names if n and n != _OTHER_MODEL}
     return found.pop() if len(found) == 1 else None
 
 
 def _read_users(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
     """Usage-metrics user records: one row per user and day."""
-    items, malformed = _json_items(path, _read_bytes(path))
+    records, malformed = _decode_all(path, _RECORD)
     rows: list[tuple[Any, ...]] = []
     not_users = 0
-    for item in items:
-        try:
-            rec = _RECORD.decode(item)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            malformed += 1
-            continue
+    for rec in records:
         if not rec.user_login:
             not_users += 1
             continue
@@ -699,15 +696,8 @@ def _legacy_row(day: _LegacyDay) -> tuple[Any, ...]:
 
 def _read_legacy_metrics(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
     """Legacy organization metrics: one row per day."""
-    items, malformed = _json_items(path, _read_bytes(path))
-    rows = []
-    for item in items:
-        try:
-            day = _LEGACY_DAY.decode(item)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            malformed += 1
-            continue
-        rows.append(_legacy_row(day))
+    days, malformed = _decode_all(path, _LEGACY_DAY)
+    rows = [_legacy_row(day) for day in days]
     frame = pl.DataFrame(rows, schema=_LEGACY_SCHEMA, orient="row").with_columns(
         user=pl.lit(ORG_USER), kind=pl.lit(_LEGACY_METRICS_KIND)
     )
