@@ -11,6 +11,7 @@ import sys
 import typer
 
 from tokenlens.cli import (  # registers the commands
+    config_cmd,
     export,
     ingest,
     outliers,
@@ -21,7 +22,17 @@ from tokenlens.cli import (  # registers the commands
 from tokenlens.cli.app import app
 from tokenlens.errors import TokenlensError
 
-__all__ = ["app", "export", "ingest", "main", "outliers", "prices", "report", "sources"]
+__all__ = [
+    "app",
+    "config_cmd",
+    "export",
+    "ingest",
+    "main",
+    "outliers",
+    "prices",
+    "report",
+    "sources",
+]
 
 
 def main() -> None:
