@@ -104,6 +104,19 @@ def window(until: date, window_days: int) -> tuple[date, date]:
     return until - timedelta(days=window_days - 1), until
 
 
+def local_days_filter(first: date, last: date, tz: str) -> pl.Expr:
+    """Rows whose local date lies in [first, last].
+
+    A UTC range a day wider on each side comes first: it needs no time-zone conversion and lets a
+    Parquet scan skip row groups; the exact local-date test then decides.
+    """
+    zone = ZoneInfo(tz)
+    lo = datetime.combine(first - timedelta(days=1), time(), zone).astimezone(UTC)
+    hi = datetime.combine(last + timedelta(days=2), time(), zone).astimezone(UTC)
+    ts = pl.col("ts")
+    return (ts >= lo) & (ts < hi) & exprs.period_filter(first, last, tz)
+
+
 def badge_cutoffs(badges: tuple[tuple[str, float], ...], n_active: int) -> pl.DataFrame:
     """Each badge with its top share and the ranks it covers: 1..ceil(top_share * n_active).
 
@@ -163,10 +176,7 @@ def leaderboard(
     _check_key(priced, by)
     first, last = window(until, window_days)
     rows = priced.filter(local_days_filter(first, last, tz), pl.col(by).is_not_null())
-    rows = _with_flagged(rows, flagged_sessions).with_columns(
-        schema.total_tokens().alias("_tokens"),
-        pl.any_horizontal(*(pl.col(c).is_not_null() for c in schema.TOKENS)).alias("_has_tokens"),
-    )
+    rows = _with_flagged(rows, flagged_sessions)
     agg = _per_key(rows, by).join(_per_session(rows, by), on=by, how="left").collect()
 
     metric, higher_is_better = RANK_BY[rank_by]
@@ -232,19 +242,6 @@ def _check_key(priced: pl.LazyFrame, by: str) -> None:
     raise ValueError(f"cannot rank by {by!r}: no such column")
 
 
-def local_days_filter(first: date, last: date, tz: str) -> pl.Expr:
-    """Rows whose local date lies in [first, last].
-
-    A UTC range a day wider on each side comes first: it needs no time-zone conversion and lets a
-    Parquet scan skip row groups; the exact local-date test then decides.
-    """
-    zone = ZoneInfo(tz)
-    lo = datetime.combine(first - timedelta(days=1), time(), zone).astimezone(UTC)
-    hi = datetime.combine(last + timedelta(days=2), time(), zone).astimezone(UTC)
-    ts = pl.col("ts")
-    return (ts >= lo) & (ts < hi) & exprs.period_filter(first, last, tz)
-
-
 def _with_flagged(rows: pl.LazyFrame, flagged_sessions: pl.DataFrame | None) -> pl.LazyFrame:
     """Add `_flagged`: True for rows in a flagged (user, session), False otherwise."""
     if flagged_sessions is None or flagged_sessions.is_empty():
@@ -264,36 +261,49 @@ def _with_flagged(rows: pl.LazyFrame, flagged_sessions: pl.DataFrame | None) -> 
     )
 
 
-def _sum_or_null(expr: pl.Expr, reported: pl.Expr) -> pl.Expr:
-    """A sum that stays null when no row reports the value (not the same as 0)."""
-    return pl.when(reported.any()).then(expr.sum()).otherwise(None)
-
-
-def _per_key(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
-    tok = pl.col("_tokens")
-    has_tokens = pl.col("_has_tokens")
-    cost = pl.col("cost_usd")
-    paid = cost.is_not_null() & (tok > 0)
-    return rows.group_by(by).agg(
-        _sum_or_null(tok, has_tokens).alias("total_tokens"),
-        _sum_or_null(cost, cost.is_not_null()).alias("cost_usd"),
-        cost.filter(paid).sum().alias("_paid_cost"),
-        tok.filter(paid).sum().alias("_paid_tokens"),
-        pl.col("cache_read_tokens").fill_null(0).sum().alias("_cache_read"),
+def _row_values(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Per-row values, so that the group-by below needs only plain sums, counts and maxima."""
+    tok = schema.total_tokens()
+    paid = pl.col("cost_usd").is_not_null() & (tok > 0)
+    zero = pl.lit(0, pl.Int64)
+    return rows.with_columns(
+        tok.alias("_tokens"),
+        pl.any_horizontal(*(pl.col(c).is_not_null() for c in schema.TOKENS)).alias("_has_tokens"),
+        pl.when(paid).then(pl.col("cost_usd")).otherwise(0.0).alias("_paid_cost"),
+        pl.when(paid).then(tok).otherwise(zero).alias("_paid_tokens"),
         pl.sum_horizontal(
             *(
                 pl.col(c).fill_null(0)
                 for c in ("input_tokens", "cache_write_tokens", "cache_read_tokens")
             )
+        ).alias("_input_side"),
+        pl.when(pl.col("_flagged")).then(tok).otherwise(zero).alias("_flagged_tokens"),
+    )
+
+
+def _per_key(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
+    """Per key: partial aggregates (sums, counts, maxima), then nulls where nothing was reported."""
+    model = pl.col("model")
+    sums = ("_tokens", "_paid_cost", "_paid_tokens", "_input_side", "_flagged_tokens")
+    return (
+        _row_values(rows)
+        .group_by(by)
+        .agg(
+            *(pl.col(c).sum() for c in sums),
+            pl.col("cache_read_tokens").sum().alias("_cache_read"),
+            pl.col("_has_tokens").max(),
+            pl.col("cost_usd").sum(),
+            pl.col("cost_usd").count().alias("_costs"),
+            pl.col("lines_added").sum(),
+            pl.col("lines_added").count().alias("_lines"),
+            pl.len().cast(pl.Int64).alias("events"),
+            (model.n_unique() - model.null_count().clip(0, 1)).cast(pl.Int64).alias("models"),
         )
-        .sum()
-        .alias("_input_side"),
-        _sum_or_null(pl.col("lines_added"), pl.col("lines_added").is_not_null()).alias(
-            "lines_added"
-        ),
-        tok.filter(pl.col("_flagged")).sum().alias("_flagged_tokens"),
-        pl.len().cast(pl.Int64).alias("events"),
-        pl.col("model").drop_nulls().n_unique().cast(pl.Int64).alias("models"),
+        .with_columns(
+            pl.when(pl.col("_has_tokens")).then(pl.col("_tokens")).alias("total_tokens"),
+            pl.when(pl.col("_costs") > 0).then(pl.col("cost_usd")).alias("cost_usd"),
+            pl.when(pl.col("_lines") > 0).then(pl.col("lines_added")).alias("lines_added"),
+        )
     )
 
 
