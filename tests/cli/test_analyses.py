@@ -74,3 +74,77 @@ def test_outliers_in_every_format(tmp_path: Path, fmt: str) -> None:
     result = run("outliers", str(csv), "--tz", "UTC", "--format", fmt)
     assert result.returncode == 0, result.stderr
     assert "fay@corp.com" in result.stdout
+
+
+def test_leaderboard_ranks_with_badges_titles_and_anonymizes(tmp_path: Path) -> None:
+    csv = team_csv(tmp_path / "team.csv", spike=20.0)
+    result = run("leaderboard", str(csv), "--tz", "UTC", "--rank-by", "cost", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    rows = doc["rows"]
+    assert [r["user"] for r in rows] == [f"{u}@corp.com" for u in ("fay", *USERS[:5])]
+    assert rows[0]["rank"] == 1
+    assert rows[0]["cost_usd"] == 29.0  # nine $1 days and the $20 spike
+    # Six active users: emerald and platinum cover ceil(0.06) = ceil(0.3) = 1 rank, gold 1,
+    # silver ceil(1.5) = 2, bronze 3; rank 1 takes the rarest badge.
+    assert [r["badge"] for r in rows] == ["emerald", "silver", "bronze", None, None, None]
+    assert doc["totals"]["active"] == 6
+    assert doc["totals"]["window_end"] == "2025-09-10"
+    # Every user has 11,000 tokens; fay's spike day has the same tokens, so the name decides.
+    assert rows[1]["titles"] == ["Token Legend", "Model Connoisseur"]
+    hidden = run(
+        "leaderboard", str(csv), "--tz", "UTC", "--rank-by", "cost", "--json", "--anonymize"
+    )
+    names = [r["user"] for r in json.loads(hidden.stdout)["rows"]]
+    assert all(n.startswith("user-") and "corp" not in n for n in names)
+    again = run(
+        "leaderboard", str(csv), "--tz", "UTC", "--rank-by", "cost", "--json", "--anonymize"
+    )
+    assert [r["user"] for r in json.loads(again.stdout)["rows"]] == names
+
+
+def test_budget_over_exits_3_and_under_only_with_the_flag(tmp_path: Path) -> None:
+    csv = team_csv(tmp_path / "team.csv", spike=20.0)
+    over = run("budget", str(csv), "--tz", "UTC", "--max", "15", "--json")
+    assert over.returncode == 3, over.stderr
+    rows = {r["user"]: r for r in json.loads(over.stdout)["rows"]}
+    fay = rows["fay@corp.com"]
+    # September, as of the 10th: $29 spent in 10 days, projected over 30 days = $87.
+    assert fay["spend_usd"] == pytest.approx(29.0)
+    assert fay["projected_usd"] == pytest.approx(87.0)
+    assert fay["status"] == "over"
+    assert rows["ann@corp.com"]["status"] == "ok"
+    assert rows["ann@corp.com"]["period"] == "2025-09"
+    under = run("budget", str(csv), "--tz", "UTC", "--min", "50", "--max", "500", "--json")
+    assert under.returncode == 0
+    assert {r["status"] for r in json.loads(under.stdout)["rows"]} == {"under", "ok"}
+    flagged = run("budget", str(csv), "--tz", "UTC", "--min", "50", "--fail-on-under")
+    assert flagged.returncode == 3
+
+
+def test_budgets_from_the_config(tmp_path: Path) -> None:
+    csv = team_csv(tmp_path / "team.csv")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[[budgets]]\nscope = "user"\nsource = "cursor"\nperiod = "week"\nmax_usd = 5.0\n'
+    )
+    result = run("budget", str(csv), "--tz", "UTC", "--json", "--config", str(cfg))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["rows"]
+    # 2025-09-10 is a Wednesday: the week from Monday the 8th holds three $1 days, so $3 spent
+    # and $7 projected for the week: over the $5 ceiling only in projection, so "ok".
+    assert len(rows) == 6
+    assert {(r["period"], r["source"], r["spend_usd"], r["status"]) for r in rows} == {
+        ("2025-W37", "cursor", 3.0, "ok")
+    }
+    assert [r["projected_usd"] for r in rows] == pytest.approx([7.0] * 6)
+
+
+def test_bad_budget_in_config_names_the_key(tmp_path: Path) -> None:
+    csv = team_csv(tmp_path / "team.csv")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[[budgets]]\nscope = "planet"\nmax_usd = 5.0\n')
+    result = run("budget", str(csv), "--config", str(cfg))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {cfg}")
+    assert "budgets" in result.stderr.splitlines()[0]

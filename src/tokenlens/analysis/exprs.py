@@ -91,7 +91,10 @@ def aggregations() -> list[pl.Expr]:
         schema.is_usage().sum().cast(pl.Int64).alias("events"),
         pl.col("requests").sum().alias("requests"),
         *(_sum_or_null(c) for c in TOKEN_SUMS),
-        schema.total_tokens().sum().alias("total_tokens"),
+        pl.when(schema.has_tokens().any())
+        .then(schema.total_tokens().sum())
+        .otherwise(None)
+        .alias("total_tokens"),
         _sum_or_null("cost_usd"),
         _sum_or_null("reported_cost_usd"),
         _sum_or_null("computed_cost_usd"),
@@ -106,6 +109,33 @@ def aggregations() -> list[pl.Expr]:
         pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
         *(_sum_or_null(c) for c in SIGNALS),
     ]
+
+
+# Sources that can describe the same usage twice: an org report and the local logs it summarizes,
+# or a usage report and the cost report of the same spend.
+OVERLAPS: Final = (
+    ("claude_code", "anthropic_claude_code"),
+    ("anthropic_api", "anthropic_cost"),
+    ("anthropic_api", "anthropic_claude_code"),
+)
+
+
+def overlaps(lf: pl.LazyFrame, tz: str) -> list[tuple[str, str, int]]:
+    """(source, source, user-days) for each overlapping pair present for the same user and day."""
+    days = (
+        lf.filter(schema.is_usage())
+        .select("source", "user", local_ts(tz).dt.date().alias("day"))
+        .unique()
+        .collect()
+    )
+    out = []
+    for a, b in OVERLAPS:
+        left = days.filter(pl.col("source") == a).drop("source")
+        right = days.filter(pl.col("source") == b).drop("source")
+        shared = left.join(right, on=["user", "day"], how="inner").height
+        if shared:
+            out.append((a, b, shared))
+    return out
 
 
 def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:

@@ -11,9 +11,11 @@ import sys
 import typer
 
 from tokenlens.cli import (  # registers the commands
+    budget,
     config_cmd,
     export,
     ingest,
+    leaderboard,
     outliers,
     prices,
     report,
@@ -24,9 +26,11 @@ from tokenlens.errors import TokenlensError
 
 __all__ = [
     "app",
+    "budget",
     "config_cmd",
     "export",
     "ingest",
+    "leaderboard",
     "main",
     "outliers",
     "prices",

@@ -72,7 +72,18 @@ def report(
     generated = datetime.now(UTC)
     shown_filters = {**sel.filters, "blended_price": blended_price}
     start, end = sel.filters["since"], sel.filters["until"]
-    notices = sel.notices
+    from tokenlens.analysis import exprs
+    from tokenlens.errors import Notice
+
+    notices = list(sel.notices)
+    for a, b, shared in exprs.overlaps(rows, zone):
+        notices.append(
+            Notice(
+                f"{a} and {b} both hold usage of the same users on the same days, which may be "
+                f"the same usage counted twice; use --source to keep one",
+                shared,
+            )
+        )
     output = common.Format.json if json_ else fmt
     common.warn_all(notices)
     if output is common.Format.table:

@@ -106,7 +106,7 @@ def _build(
     for name in columns:
         numeric = name not in keys
         out.add_column(
-            LABELS.get(name, name.capitalize()),
+            LABELS.get(name, name.replace("_", " ").capitalize()),
             justify="right" if numeric else "left",
             no_wrap=True,
         )
