@@ -12,8 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+DEMO := --config sample_data/config.toml --tz UTC
+
 demo: $(STAMP)
-	$(BIN)/tokenlens report sample_data/claude/projects --tz UTC --user demo
+	$(BIN)/tokenlens report sample_data $(DEMO) --by source --by user
+	$(BIN)/tokenlens report sample_data $(DEMO) --by model_family
+	$(BIN)/tokenlens leaderboard sample_data $(DEMO) --rank-by cost
 
 lint: $(STAMP)
 	$(BIN)/ruff check
