@@ -538,6 +538,16 @@ def test_dedupe_is_order_independent_and_idempotent(tmp_path: Path) -> None:
     assert expected.height == _read(*ALL).height
 
 
+def test_two_versions_from_one_file_path_resolve_the_same_way_in_any_order() -> None:
+    rows = scan([USERS_BARE], user="x").frame.collect()
+    edited = rows.with_columns(lines_added=pl.col("lines_added") + 1)  # same origin and as_of
+    one_way = dedupe(pl.concat([rows, edited]).lazy()).collect().sort("event_id")
+    other_way = dedupe(pl.concat([edited, rows]).lazy()).collect().sort("event_id")
+    assert one_way.height == rows.height
+    assert_frame_equal(one_way, other_way)
+    assert_frame_equal(dedupe(one_way.lazy()).collect().sort("event_id"), one_way)
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -170,26 +170,37 @@ def scan(files: list[Path], *, user: str) -> Scan:
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     """One row per event id; which copy survives never depends on row order; idempotent.
 
-    Copies of one event come from overlapping downloads: the copy from the newest export
-    (`as_of`) wins, and any remaining tie is broken by every other column. Only rows whose key
-    hash repeats (candidates; a collision just adds one) go through that sort, so a large scan
-    with few copies stays cheap. Row order is not part of the result (sorting a million rows
-    of long ids would cost more than the whole dedupe).
+    Copies of one event come from overlapping downloads. The copy from the newest export
+    (`as_of`) wins, then the smallest `origin`; two versions from one file path with one `as_of`
+    (a file replaced in place) are told apart by a hash of their other columns, so only a 64-bit
+    collision between two such versions could make the choice depend on order.
+
+    Cost matters here: a million-row report merged with an overlapping one must not be sorted
+    whole. Only rows whose key hash repeats take part (a collision merely adds a candidate);
+    the ranking uses the small `as_of`/`origin` columns (plus the content hash, computed only for
+    the rare rows tied on those); and only the key is reordered by it.
     """
-    names = lf.collect_schema().names()
     key = list(schema.KEY)
-    rest = [c for c in names if c not in (*key, "as_of")]
-    marked = lf.with_columns(_maybe=pl.struct(key).hash().is_duplicated())
-    best = (
-        marked.filter(pl.col("_maybe"))
-        .sort(
-            [*key, "as_of", *rest],
-            descending=[False, False, True, *[False] * len(rest)],
-            nulls_last=True,
-        )
-        .unique(subset=key, keep="first", maintain_order=True)
+    content = [c for c in lf.collect_schema().names() if c not in (*key, "as_of", "origin")]
+    hashed = lf.with_columns(_key=pl.struct(key).hash())
+    repeated = pl.col("_key").is_duplicated()
+    copies = hashed.filter(repeated).with_columns(
+        _tied=pl.struct("_key", "as_of", "origin").hash().is_duplicated()
     )
-    return pl.concat([marked.filter(~pl.col("_maybe")), best]).drop("_maybe")
+    ranked = pl.concat(
+        [
+            copies.filter(~pl.col("_tied")).with_columns(_content=pl.lit(0, pl.UInt64)),
+            copies.filter(pl.col("_tied")).with_columns(_content=pl.struct(content).hash()),
+        ]
+    ).with_columns(
+        _rank=pl.arg_sort_by(
+            ["as_of", "origin", "_content"], descending=[True, False, False], nulls_last=True
+        ).arg_sort()
+    )
+    best = ranked.filter(
+        pl.struct(key).sort_by("_rank").is_first_distinct().gather(pl.col("_rank"))
+    ).drop("_tied", "_content", "_rank")
+    return pl.concat([hashed.filter(~repeated), best]).drop("_key")
 
 
 # --------------------------------------------------------------------------- billing CSVs
