@@ -220,19 +220,19 @@ def price(
     overrides = overrides or Overrides()
     keys = (
         lf.filter(schema.has_tokens())
-        .select(
+        .group_by(
             "source",
             "model",
             pl.col("ts").dt.date().alias("_day"),
             schema.is_fast().alias("_fast"),
         )
-        .unique()
+        .agg(pl.col("reported_cost_usd").is_null().any().alias("_needs_price"))
         .collect()
     )
     rows = []
     unpriced: dict[str, int] = {}
     fast_unpriced: set[str] = set()
-    for source, model, day, fast in keys.iter_rows():
+    for source, model, day, fast, needs_price in keys.iter_rows():
         rate = (
             resolve(model or "", day, fast=fast, source=source, overrides=overrides)
             if model
@@ -240,7 +240,8 @@ def price(
         )
         row: dict[str, Any] = {"source": source, "model": model, "_day": day, "_fast": fast}
         if rate is None:
-            unpriced[model or "(none)"] = 0
+            if needs_price:  # rows with a vendor-reported cost need no price of ours
+                unpriced[model or "(none)"] = 0
             row.update(dict.fromkeys(_RATE_COLUMNS))
             row["_priced"] = False
         else:
