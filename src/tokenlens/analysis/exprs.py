@@ -105,6 +105,8 @@ def aggregations() -> list[pl.Expr]:
         .otherwise(pl.lit("mixed"))
         .alias("cost_basis"),
         schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
+        # $/Mtok pairs cost with tokens: a cost without tokens (a premium request) is left out.
+        pl.col("cost_usd").filter(priced & schema.has_tokens()).sum().alias("_token_cost"),
         (~priced).sum().cast(pl.Int64).alias("unpriced_events"),
         pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
         *(_sum_or_null(c) for c in SIGNALS),
@@ -149,7 +151,7 @@ def derived() -> list[pl.Expr]:
     input_side = tokens[0] + tokens[1] + tokens[2]
     lines = pl.col("lines_added")
     return [
-        ratio(pl.col("cost_usd") * 1_000_000, pl.col("_priced_tokens")).alias("usd_per_mtok"),
+        ratio(pl.col("_token_cost") * 1_000_000, pl.col("_priced_tokens")).alias("usd_per_mtok"),
         ratio(lines * 1_000_000, pl.col("total_tokens")).alias("lines_added_per_mtok"),
         ratio(pl.col("cost_usd"), lines).alias("usd_per_line_added"),
         ratio(pl.col("cache_read_tokens").fill_null(0), input_side).alias("cache_hit_ratio"),

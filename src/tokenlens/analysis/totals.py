@@ -52,7 +52,7 @@ def totals(
         grouped = priced.group_by(keys).agg(exprs.aggregations())
     else:
         grouped = priced.select(exprs.aggregations())
-    out = grouped.with_columns(exprs.derived()).drop("_priced_tokens")
+    out = grouped.with_columns(exprs.derived()).drop("_priced_tokens", "_token_cost")
     metrics = list(METRICS)
     if blended_usd_per_mtok is not None:
         blended = pl.col("total_tokens") * blended_usd_per_mtok / 1_000_000
