@@ -234,7 +234,15 @@ def test_every_column_worked_out_by_hand() -> None:
             "output_tokens": 5000,
             "reported_cost_usd": 0.10,
         },
-        {"user": "ann", "ts": ts(10, 0), "model": None, "lines_added": 200, **NO_TOKENS},
+        # an analytics row: lines of code only, not a usage event
+        {
+            "user": "ann",
+            "ts": ts(10, 0),
+            "model": None,
+            "requests": None,
+            "lines_added": 200,
+            **NO_TOKENS,
+        },
         # ben: Copilot requests only
         copilot("ben", reported_cost_usd=0.16),
     )
@@ -265,7 +273,7 @@ def test_every_column_worked_out_by_hand() -> None:
             "lines_added": [200, None],
             "lines_added_per_mtok": [20_000.0, None],  # 200 * 1e6 / 10000
             "flagged_share": [None, None],  # no flagged sessions given
-            "events": [3, 1],
+            "events": [2, 1],  # ann's analytics row is not an event
             "sessions": [1, 0],
             "models": [2, 1],
         },
@@ -473,3 +481,16 @@ def test_bad_options_are_refused() -> None:
         leaderboard(lf, until=UNTIL, top=0)
     with pytest.raises(ValueError, match="window_days"):
         leaderboard(lf, until=UNTIL, window_days=0)
+
+
+def test_a_user_with_only_lines_of_code_is_not_active() -> None:
+    lf = priced(
+        {"user": "coder", "input_tokens": 10, "lines_added": 5},
+        {"user": "coder", "requests": None, "lines_added": 20, **NO_TOKENS},
+        {"user": "ghost", "requests": None, "lines_added": 900, **NO_TOKENS},
+    )
+    out = leaderboard(lf, until=UNTIL, rank_by="lines-added")
+    assert out.select("user", "badge", "lines_added", "events").rows() == [
+        ("coder", "emerald", 25, 1)
+    ]
+    assert active_count(lf, until=UNTIL) == 1

@@ -3,9 +3,12 @@
 Definitions, each one a choice written down so the board can be argued with:
 
 - Window: the `window_days` local days ending at `until`, both ends included.
-- Active: a user (or team) with at least one event in the window, tokens or not. A user with
-  only Copilot premium requests is active, has null `total_tokens`, and ranks after every user
-  with a number when ranked by tokens. Rows whose key is null (a team unknown) are left off.
+- Active: a user (or team) with at least one usage event in the window (`schema.is_usage()`:
+  tokens, request units or a cost), as `events` counts them in every report. A user with only
+  Copilot premium requests is active, has null `total_tokens`, and ranks after every user with
+  a number when ranked by tokens. Rows carrying only output signals (lines of code) add their
+  lines to an active user but make no one active. Rows whose key is null (a team unknown) are
+  left off.
 - Rank: ordinal, 1 = best, by (metric best first, name ascending); a null metric ranks last.
   `rank_by` picks the metric:
 
@@ -143,10 +146,12 @@ def active_count(
     tz: str = "UTC",
     by: str = "user",
 ) -> int:
-    """How many users (or teams) have an event in the window: the n of the badge cut-offs."""
+    """How many users (or teams) have a usage event in the window: the n of the badge cut-offs."""
     _check_key(priced, by)
     rows = priced.filter(
-        local_days_filter(*window(until, window_days), tz), pl.col(by).is_not_null()
+        local_days_filter(*window(until, window_days), tz),
+        pl.col(by).is_not_null(),
+        schema.is_usage(),
     )
     return int(rows.select(pl.col(by).n_unique()).collect().item())
 
@@ -177,7 +182,12 @@ def leaderboard(
     first, last = window(until, window_days)
     rows = priced.filter(local_days_filter(first, last, tz), pl.col(by).is_not_null())
     rows = _with_flagged(rows, flagged_sessions)
-    agg = _per_key(rows, by).join(_per_session(rows, by), on=by, how="left").collect()
+    agg = (
+        _per_key(rows, by)
+        .filter(pl.col("events") > 0)
+        .join(_per_session(rows, by), on=by, how="left")
+        .collect()
+    )
 
     metric, higher_is_better = RANK_BY[rank_by]
     board = agg.select(
@@ -268,7 +278,8 @@ def _row_values(rows: pl.LazyFrame) -> pl.LazyFrame:
     zero = pl.lit(0, pl.Int64)
     return rows.with_columns(
         tok.alias("_tokens"),
-        pl.any_horizontal(*(pl.col(c).is_not_null() for c in schema.TOKENS)).alias("_has_tokens"),
+        schema.has_tokens().alias("_has_tokens"),
+        schema.is_usage().alias("_usage"),
         pl.when(paid).then(pl.col("cost_usd")).otherwise(0.0).alias("_paid_cost"),
         pl.when(paid).then(tok).otherwise(zero).alias("_paid_tokens"),
         pl.sum_horizontal(
@@ -296,7 +307,7 @@ def _per_key(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
             pl.col("cost_usd").count().alias("_costs"),
             pl.col("lines_added").sum(),
             pl.col("lines_added").count().alias("_lines"),
-            pl.len().cast(pl.Int64).alias("events"),
+            pl.col("_usage").sum().cast(pl.Int64).alias("events"),
             (model.n_unique() - model.null_count().clip(0, 1)).cast(pl.Int64).alias("models"),
         )
         .with_columns(
