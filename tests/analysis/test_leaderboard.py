@@ -494,3 +494,14 @@ def test_a_user_with_only_lines_of_code_is_not_active() -> None:
         ("coder", "emerald", 25, 1)
     ]
     assert active_count(lf, until=UNTIL) == 1
+
+
+def test_usd_per_mtok_pairs_cost_with_priced_tokens() -> None:
+    lf = priced(
+        {"user": "mix", "input_tokens": 1_000_000, "reported_cost_usd": 3.0},
+        copilot("mix", reported_cost_usd=0.4),  # a cost without tokens: left out of $/Mtok
+        {"user": "mix", "input_tokens": 1_000_000},  # unpriced tokens: left out of $/Mtok
+    )
+    out = leaderboard(lf, until=UNTIL)
+    # cost 3.0 + 0.4; $/Mtok 3.0 * 1e6 / 1,000,000 priced tokens; 2,000,000 tokens in all
+    assert out.select("total_tokens", "cost_usd", "usd_per_mtok").rows() == [(2_000_000, 3.4, 3.0)]

@@ -27,10 +27,11 @@ Definitions, each one a choice written down so the board can be argued with:
   Token Legend (most tokens), Session Immortal (longest session: last event minus first event of
   one session_id, in hours), Model Connoisseur (most distinct models), Cache Wizard (highest
   cache-hit ratio among users with at least `cache_wizard_min_tokens` tokens).
-- `usd_per_mtok` counts only rows that have both a cost and tokens: a Copilot request's cost has
-  no tokens and would inflate it. `cache_hit_ratio` = cache_read / (input + cache_write +
-  cache_read). `flagged_share` = the share of the user's tokens in the `flagged_sessions` (a
-  frame with columns user and session); null when no frame is given or the user has no tokens.
+- `usd_per_mtok` is defined as in every report: the cost of priced rows with tokens over their
+  tokens (a Copilot request's cost has no tokens and would inflate it).
+  `cache_hit_ratio` = cache_read / (input + cache_write + cache_read). `flagged_share` = the
+  share of the user's tokens in the `flagged_sessions` (a frame with columns user and session);
+  null when no frame is given or the user has no tokens.
 
 Output: the top `top` ranks, plus the holder of any title ranked below them, so every title
 awarded is on the board; sorted by rank. `title_values` is a list of structs
@@ -274,14 +275,18 @@ def _with_flagged(rows: pl.LazyFrame, flagged_sessions: pl.DataFrame | None) -> 
 def _row_values(rows: pl.LazyFrame) -> pl.LazyFrame:
     """Per-row values, so that the group-by below needs only plain sums, counts and maxima."""
     tok = schema.total_tokens()
-    paid = pl.col("cost_usd").is_not_null() & (tok > 0)
+    priced = pl.col("cost_basis").is_in(["reported", "computed"])
     zero = pl.lit(0, pl.Int64)
     return rows.with_columns(
         tok.alias("_tokens"),
         schema.has_tokens().alias("_has_tokens"),
         schema.is_usage().alias("_usage"),
-        pl.when(paid).then(pl.col("cost_usd")).otherwise(0.0).alias("_paid_cost"),
-        pl.when(paid).then(tok).otherwise(zero).alias("_paid_tokens"),
+        # $/Mtok as in every report: the cost of priced rows with tokens over their tokens
+        pl.when(priced & schema.has_tokens())
+        .then(pl.col("cost_usd"))
+        .otherwise(0.0)
+        .alias("_paid_cost"),
+        pl.when(priced).then(tok).otherwise(zero).alias("_paid_tokens"),
         pl.sum_horizontal(
             *(
                 pl.col(c).fill_null(0)
