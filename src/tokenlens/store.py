@@ -225,7 +225,9 @@ class Store:
             else:
                 combined = new
             merge = merges.get(source, keep_newest)
-            merged = schema.conform(merge(combined.lazy()), schema.STORED).collect()
+            merged = schema.conform(merge(combined.lazy()), schema.STORED).collect(
+                engine="in-memory"
+            )
             merged = merged.sort("ts", "event_id")
             _atomic_write_parquet(path, merged)
             stats.added += merged.height - old_rows

@@ -289,3 +289,13 @@ def test_help_and_version_import_neither_polars_nor_pyarrow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_warnings_with_paths_and_brackets_print_plainly(tmp_path: Path) -> None:
+    folder = tmp_path / "[exports]"
+    tree(folder, {"p/s.jsonl": assistant("m1", "r1", ts="2025-09-01T10:00:00.000Z")})
+    (folder / "p" / "broken.csv").write_text("Model,Request Count,Cost ($)\nx,1,2\n")
+    result = run("report", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "[exports]" in result.stderr

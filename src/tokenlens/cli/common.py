@@ -128,6 +128,10 @@ def period_label(start: date | None, end: date | None, first: Any, last: Any, tz
     return f"{a} → {b} ({tz})"
 
 
+# Larger JSON documents are written compact unless stdout is a terminal (indenting is slow).
+PRETTY_MAX_ROWS = 500
+
+
 def emit_frame(
     output: Format,
     *,
@@ -153,6 +157,7 @@ def emit_frame(
                 totals=totals,
                 rows=rows,
                 warnings=notices,
+                pretty=sys.stdout.isatty() or rows.height <= PRETTY_MAX_ROWS,
             )
         )
     elif output is Format.ndjson:

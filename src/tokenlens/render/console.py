@@ -6,6 +6,7 @@ import os
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 
 def stdout() -> Console:
@@ -23,13 +24,13 @@ def stderr() -> Console:
 
 def error(message: str, hint: str | None) -> None:
     out = stderr()
-    out.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    out.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)
     if hint:
-        out.print(f"[dim]Hint:[/] {hint}", markup=True, highlight=False)
+        out.print(f"[dim]Hint:[/] {escape(hint)}", markup=True, highlight=False)
 
 
 def warn(message: str) -> None:
-    stderr().print(f"[yellow]Warning:[/] {message}", markup=True, highlight=False)
+    stderr().print(f"[yellow]Warning:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def info(message: str) -> None:

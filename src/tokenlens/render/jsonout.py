@@ -24,8 +24,25 @@ def _value(value: Any) -> Any:
     return value
 
 
+def _text_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """Dates and times as ISO text, NaN as null: done on columns, not per cell."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Date:
+            exprs.append(col.dt.strftime("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            utc = col.dt.convert_time_zone("UTC") if dtype.time_zone else col
+            whole = frame.get_column(name).dt.microsecond().fill_null(0).max() in (0, None)
+            pattern = "%Y-%m-%dT%H:%M:%SZ" if whole else "%Y-%m-%dT%H:%M:%S%.6fZ"
+            exprs.append(utc.dt.strftime(pattern))
+        elif dtype in (pl.Float32, pl.Float64):
+            exprs.append(col.fill_nan(None))
+    return frame.with_columns(exprs) if exprs else frame
+
+
 def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _value(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+    return _text_times(frame).to_dicts()
 
 
 def notices(items: Iterable[Notice]) -> list[dict[str, Any]]:
@@ -50,7 +67,9 @@ def envelope(
     rows: pl.DataFrame,
     warnings: Iterable[Notice],
     extra: Mapping[str, Any] | None = None,
+    pretty: bool = True,
 ) -> str:
+    """The document; `pretty` indents it (for a person), else it is compact (for a pipe)."""
     doc: dict[str, Any] = {
         "tokenlens": __version__,
         "schema_version": schema.SCHEMA_VERSION,
@@ -59,12 +78,14 @@ def envelope(
         "filters": {k: _value(v) for k, v in filters.items()},
         "group_by": list(group_by),
         "totals": {k: _value(v) for k, v in (totals or {}).items()},
-        "rows": records(rows),
+        "rows": [{k: _value(v) for k, v in r.items()} for r in records(rows)],
         "warnings": notices(warnings),
     }
     if extra:
         doc.update(extra)
-    return json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    if pretty:
+        return json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False, ensure_ascii=False) + "\n"
 
 
 def ndjson(rows: pl.DataFrame) -> str:
