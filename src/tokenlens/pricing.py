@@ -13,6 +13,7 @@ never as $0. genai-prices is imported only when something needs pricing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -114,6 +115,24 @@ def warm() -> None:
     data_snapshot.get_snapshot()
 
 
+@functools.cache
+def _lookup(ref: str, provider_id: str | None) -> tuple[Any, Any] | None:
+    """(provider, model info) for a model name, trying its family's spellings; None if unknown.
+
+    Cached: a report resolves the same model for many days, and failed look-ups are slow.
+    """
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    for candidate in models.price_refs(ref):
+        for provider_hint in dict.fromkeys((provider_id, None)):
+            try:
+                return snapshot.find_provider_model(candidate, None, provider_hint, None)
+            except LookupError:
+                continue
+    return None
+
+
 def resolve(
     model: str, day: date, *, fast: bool, source: str, overrides: Overrides
 ) -> ModelRate | None:
@@ -122,25 +141,11 @@ def resolve(
         given = overrides.models[model]
         rates = {k: ((float(given[k]), ()) if k in given else None) for k in PRICE_KEYS}
         return ModelRate(model, "override", rates)
-    ref = overrides.aliases.get(model, model)
-    from genai_prices import data_snapshot
-
-    snapshot = data_snapshot.get_snapshot()
-    provider_id = SOURCE_PROVIDER.get(source)
-    when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    found = None
-    for candidate in models.price_refs(ref):
-        for provider_hint in dict.fromkeys((provider_id, None)):
-            try:
-                found = snapshot.find_provider_model(candidate, None, provider_hint, None)
-                break
-            except LookupError:
-                continue
-        if found:
-            break
+    found = _lookup(overrides.aliases.get(model, model), SOURCE_PROVIDER.get(source))
     if found is None:
         return None
     provider, info = found
+    when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     standard = info.get_prices(when)
     fast_priced = True
     if fast:

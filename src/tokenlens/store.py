@@ -68,7 +68,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 def _atomic_write_parquet(path: Path, frame: pl.DataFrame) -> None:
     tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
     try:
-        frame.write_parquet(tmp, compression="zstd", statistics=True)
+        frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
         os.chmod(tmp, 0o600)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
@@ -222,13 +222,13 @@ class Store:
                 old = pl.read_parquet(path)
                 old_rows = old.height
                 combined = pl.concat([new, schema.conform(old.lazy(), schema.STORED).collect()])
-            else:
-                combined = new
-            merge = merges.get(source, keep_newest)
-            merged = schema.conform(merge(combined.lazy()), schema.STORED).collect(
-                engine="in-memory"
-            )
-            merged = merged.sort("ts", "event_id")
+                merge = merges.get(source, keep_newest)
+                merged = schema.conform(merge(combined.lazy()), schema.STORED).collect(
+                    engine="in-memory"
+                )
+            else:  # a loader's rows are already deduplicated by the same rule
+                merged = schema.conform(new.lazy(), schema.STORED).collect()
+            merged = merged.sort("ts", maintain_order=True)
             _atomic_write_parquet(path, merged)
             stats.added += merged.height - old_rows
             stats.partitions_written += 1
