@@ -66,7 +66,9 @@ def report(
     )
     from tokenlens.analysis import totals
 
-    rows, zone = sel.rows, sel.tz
+    # One pass over the source; the summaries below then read memory, not the files again.
+    unused = ("event_id", "origin", "price_version", "as_of")
+    rows, zone = sel.rows.drop(unused).collect().lazy(), sel.tz
     keys = [k.value for k in by] if by else []
     overall = totals.totals(rows, tz=zone, blended_usd_per_mtok=blended_price).row(0, named=True)
     generated = datetime.now(UTC)

@@ -78,7 +78,7 @@ def envelope(
         "filters": {k: _value(v) for k, v in filters.items()},
         "group_by": list(group_by),
         "totals": {k: _value(v) for k, v in (totals or {}).items()},
-        "rows": [{k: _value(v) for k, v in r.items()} for r in records(rows)],
+        "rows": records(rows),
         "warnings": notices(warnings),
     }
     if extra:
