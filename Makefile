@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-DEMO := --config sample_data/config.toml --tz UTC
+DEMO := --config sample_data/.tokenlens/config.toml --tz UTC
 
 demo: $(STAMP)
 	$(BIN)/tokenlens report sample_data $(DEMO) --by source --by user

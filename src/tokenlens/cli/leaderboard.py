@@ -152,6 +152,6 @@ def leaderboard(
         group_by=[by.value],
         notices=sel.notices,
         title="Leaderboard",
-        keys=["rank", by.value, "badge", "titles"],
+        keys=["rank", by.value, "badge"],
         extra_filters={"window_days": days, "rank_by": metric, "anonymize": anonymize},
     )

@@ -65,6 +65,8 @@ FORMATTERS = {
     "min_usd": usd,
     "max_usd": usd,
     "ratio": times,
+    "flagged_share": ratio,
+    "models": count,
     "blended_cost_usd": usd,
     "reported_cost_usd": usd,
     "computed_cost_usd": usd,

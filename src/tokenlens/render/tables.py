@@ -47,6 +47,10 @@ PRIORITY: dict[str, int] = {
     "cache_write_tiers": 8,
     "cache_write_1h_tiers": 8,
     "blended_cost_usd": 1,
+    "titles": 1,
+    "title_values": 9,
+    "flagged_share": 3,
+    "models": 7,
     "usd_per_line_added": 5,
     "lines_added_per_mtok": 6,
 }
@@ -74,6 +78,9 @@ LABELS: dict[str, str] = {
     "usd_per_line_added": "$/line",
     "lines_added_per_mtok": "Lines/Mtok",
     "team": "Team",
+    "titles": "Titles",
+    "title_values": "Earned with",
+    "flagged_share": "In flagged",
     "priced_as": "Priced as",
     "input_usd_per_mtok": "Input $/M",
     "output_usd_per_mtok": "Output $/M",
@@ -135,14 +142,24 @@ def table(
     totals: Mapping[str, Any] | None = None,
 ) -> Table:
     """A table of the keys and as many metrics as fit the console, by priority."""
+    wide = console.options.update_width(10_000)
+
+    def fits(columns: list[str]) -> bool:
+        out = _build(frame, [*keys, *columns], keys, title, totals)
+        return Measurement.get(console, wide, out).maximum <= console.width
+
     chosen = list(metrics)
-    while True:
-        out = _build(frame, [*keys, *chosen], keys, title, totals)
-        wide = console.options.update_width(10_000)
-        if not chosen or Measurement.get(console, wide, out).maximum <= console.width:
-            return out
+    dropped: list[str] = []
+    while chosen and not fits(chosen):
         drop = max(chosen, key=lambda c: (PRIORITY.get(c, 9), chosen.index(c)))
         chosen.remove(drop)
+        dropped.append(drop)
+    # A wide column may have pushed out narrower ones that fit beside the rest: bring them back.
+    for name in sorted(dropped, key=lambda c: PRIORITY.get(c, 9)):
+        candidate = [m for m in metrics if m in chosen or m == name]
+        if fits(candidate):
+            chosen = candidate
+    return _build(frame, [*keys, *chosen], keys, title, totals)
 
 
 def print_all(console: Console, *renderables: Any) -> None:
