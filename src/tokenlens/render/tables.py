@@ -111,7 +111,7 @@ def _build(
 ) -> Table:
     out = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     for name in columns:
-        numeric = name not in keys
+        numeric = name not in keys and frame.schema[name].is_numeric()
         out.add_column(
             LABELS.get(name, name.replace("_", " ").capitalize()),
             justify="right" if numeric else "left",
