@@ -171,11 +171,6 @@ _TOOL_RESULT = (
     '"content":[{"tool_use_id":"t","type":"tool_result","content":"ok"}]},"uuid":"u1",'
     '"timestamp":"2025-10-01T11:59:00.000Z"}'
 )
-_CUT_BUG = (
-    "loader bug since e0ba8c1: claude_lines._without_content splices from the first "
-    '`"content":[` to the first `],"stop_reason"` without checking that the damage lies '
-    "elsewhere, so a damaged line decodes (ccusage drops it)"
-)
 
 
 @pytest.mark.parametrize(
@@ -188,17 +183,14 @@ _CUT_BUG = (
         pytest.param(
             _TOOL_RESULT + _ASSISTANT.replace("CONTENT", "") + "\n",
             id="two_lines_run_together",
-            marks=pytest.mark.xfail(strict=True, reason=_CUT_BUG),
         ),
         pytest.param(
             _ASSISTANT.replace("CONTENT", '{"type":"text","text":"ab\x00\x00cd"}') + "\n",
             id="nul_bytes_in_content",
-            marks=pytest.mark.xfail(strict=True, reason=_CUT_BUG),
         ),
         pytest.param(
             _ASSISTANT.replace("CONTENT", '{"type";"text","text":"abcd"}') + "\n",
             id="broken_key_in_content",
-            marks=pytest.mark.xfail(strict=True, reason=_CUT_BUG),
         ),
     ],
 )

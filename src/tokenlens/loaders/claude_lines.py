@@ -198,26 +198,6 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
     )
 
 
-_CONTENT = b'"content":['
-_CONTENT_END = b'],"stop_reason":'
-
-
-def _without_content(raw: bytes) -> bytes:
-    """The line with the message's `content` array cut out, so decoding skips its bulk.
-
-    Real assistant lines put `"stop_reason"` right after `content`. When the cut finds no such
-    pair, or leaves invalid JSON, the caller decodes the whole line instead; no usage field lies
-    inside `content`, so the cut never changes a number.
-    """
-    start = raw.find(_CONTENT)
-    if start < 0:
-        return raw
-    end = raw.find(_CONTENT_END, start)
-    if end < 0:
-        return raw
-    return raw[:start] + raw[end + 2 :]
-
-
 def _usage_lines(path: str, chunk: Chunk) -> Iterator[tuple[bytes, bool]]:
     """Yield (line, is_last_unterminated) for lines holding the usage marker, block by block."""
     with open(path, "rb") as handle:
@@ -274,11 +254,7 @@ def _scan_files(jobs: list[FileJob]) -> Chunk:
                         continue
                 chunk.lines_seen += 1
                 try:
-                    try:
-                        line = decode(_without_content(raw))
-                    except msgspec.DecodeError:
-                        line = decode(raw)
-                    record = _record(line, raw, job)
+                    record = _record(decode(raw), raw, job)
                 except msgspec.DecodeError:
                     chunk.malformed += 1
                     continue
