@@ -91,6 +91,8 @@ def emit(text: str) -> None:
 
 
 def warn_all(notices: list[Notice]) -> None:
+    if not notices:
+        return
     from tokenlens.render import console
 
     for n in notices:
