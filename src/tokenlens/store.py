@@ -268,3 +268,58 @@ class Store:
             self.root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode()
         )
         return count
+
+    # integrity ---------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Problems found in the store (empty when it is sound).
+
+        Every partition file must be readable with the stored schema and sit in the partition
+        its rows belong to; no (source, event_id) may appear twice; the manifest must list
+        each partition with its row count.
+        """
+        problems: list[str] = []
+        try:
+            manifest = self.manifest()
+        except StoreError as exc:
+            return [exc.message]
+        listed = dict(manifest.get("partitions", {}))
+        frames = []
+        for path in self.partition_files():
+            source = path.parent.parent.name.removeprefix("source=")
+            month = path.parent.name.removeprefix("month=")
+            key = f"{source}/{month}"
+            try:
+                frame = pl.read_parquet(path)
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                problems.append(f"{path}: unreadable ({exc})")
+                continue
+            missing = [c for c in schema.STORED if c not in frame.columns]
+            if missing:
+                problems.append(f"{path}: missing columns {', '.join(missing)}")
+                continue
+            wrong = frame.filter(
+                (pl.col("source") != source) | (pl.col("ts").dt.strftime("%Y-%m") != month)
+            ).height
+            if wrong:
+                problems.append(f"{path}: {wrong} rows belong to another partition")
+            entry = listed.pop(key, None)
+            if entry is None:
+                problems.append(f"{path}: not in the manifest")
+            elif entry.get("rows") != frame.height:
+                problems.append(
+                    f"{path}: manifest says {entry.get('rows')} rows, the file holds {frame.height}"
+                )
+            frames.append(frame.select(schema.KEY))
+        for key in sorted(listed):
+            problems.append(f"manifest lists partition {key}, which has no file")
+        if frames:
+            keys = pl.concat(frames)
+            duplicates = keys.height - keys.unique().height
+            if duplicates:
+                problems.append(f"{duplicates} (source, event_id) keys appear more than once")
+        return problems
+
+    def compact(self) -> int:
+        """Rewrite every partition as one sorted, compressed file; call with the lock held."""
+        return self.rewrite(lambda lf: lf.sort("ts", "event_id"))

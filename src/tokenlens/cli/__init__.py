@@ -20,6 +20,7 @@ from tokenlens.cli import (  # registers the commands
     prices,
     report,
     sources,
+    store_cmd,
 )
 from tokenlens.cli.app import app
 from tokenlens.errors import TokenlensError
@@ -36,6 +37,7 @@ __all__ = [
     "prices",
     "report",
     "sources",
+    "store_cmd",
 ]
 
 
