@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from datetime import date, timedelta
@@ -81,10 +80,6 @@ def parse_day(value: str | None, *, anchor: date | None, option: str) -> date | 
         ) from None
 
 
-def is_relative(value: str | None) -> bool:
-    return value is not None and bool(_RELATIVE.match(value.strip().lower()))
-
-
 def emit(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
@@ -105,16 +100,8 @@ def fail(message: str, hint: str) -> TokenlensError:
     return TokenlensError(message, hint)
 
 
-def terminal_width() -> int:
-    try:
-        return int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size().columns
-    except (ValueError, OSError):
-        return 120
-
-
 def period_label(start: date | None, end: date | None, first: Any, last: Any, tz: str) -> str:
     """`2025-09-01 → 2025-09-30 (UTC)` from the filter, else from the data."""
-    from tokenlens.analysis import exprs  # noqa: F401  (keeps polars out of --help)
 
     def local(value: Any) -> date | None:
         if value is None:

@@ -160,8 +160,3 @@ def table(
         if fits(candidate):
             chosen = candidate
     return _build(frame, [*keys, *chosen], keys, title, totals)
-
-
-def print_all(console: Console, *renderables: Any) -> None:
-    for item in renderables:
-        console.print(item)
