@@ -57,6 +57,9 @@ KIND_SIDECHAIN: Final = "sidechain"
 FAST_SUFFIX: Final = "+fast"
 
 # `none`: a row with neither tokens nor a cost (a lines-of-code report): nothing to price.
+# The user of rows an org report attributes to no person (Copilot org rows, ungrouped reports).
+ORGANIZATION: Final = "(organization)"
+
 COST_BASES: Final = ("reported", "computed", "unpriced", "none")
 
 

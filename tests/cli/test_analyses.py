@@ -148,3 +148,23 @@ def test_bad_budget_in_config_names_the_key(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: {cfg}")
     assert "budgets" in result.stderr.splitlines()[0]
+
+
+def test_organization_rows_stay_off_the_board_and_budgets(tmp_path: Path) -> None:
+    csv = team_csv(tmp_path / "team.csv")
+    org = tmp_path / "copilot.csv"
+    org.write_text(
+        '"date","username","product","sku","model","quantity","unit_type",'
+        '"applied_cost_per_quantity","gross_amount","discount_amount","net_amount",'
+        '"exceeds_quota","total_monthly_quota","organization","cost_center_name"\n'
+        '"2025-09-10","","copilot","copilot_premium_request","Code Review model","500",'
+        '"requests","0.04","20.0","0","20.0","FALSE","0","corp",""\n'
+    )
+    board = run("leaderboard", str(csv), str(org), "--tz", "UTC", "--json", "--rank-by", "cost")
+    assert board.returncode == 0, board.stderr
+    users = [r["user"] for r in json.loads(board.stdout)["rows"]]
+    assert "(organization)" not in users and len(users) == 6
+    budget = run("budget", str(csv), str(org), "--tz", "UTC", "--json", "--max", "15")
+    assert "(organization)" not in {r["user"] for r in json.loads(budget.stdout)["rows"]}
+    report = run("report", str(csv), str(org), "--tz", "UTC", "--json", "--by", "user")
+    assert "(organization)" in {r["user"] for r in json.loads(report.stdout)["rows"]}

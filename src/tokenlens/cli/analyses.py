@@ -42,8 +42,12 @@ def select(
     cost_mode: common.CostModeOpt,
     config_file: Path | None,
 ) -> inputs.Selection:
-    """Rows for an analysis: no --since (each analysis has its own window ending at `until`)."""
-    return inputs.select(
+    """Rows for an analysis: no --since (each analysis has its own window ending at `until`).
+
+    Rows attributed to the organization rather than a person are left out: they would rank,
+    trip outlier rules and get budgets as if they were a user.
+    """
+    sel = inputs.select(
         paths,
         store=store,
         user=user,
@@ -56,6 +60,12 @@ def select(
         cost_mode=cost_mode.value,
         config_file=config_file,
     )
+    import polars as pl
+
+    from tokenlens import schema
+
+    sel.rows = sel.rows.filter(pl.col("user") != schema.ORGANIZATION)
+    return sel
 
 
 def from_config(cfg: Config, section: str, cls: type[Any], values: dict[str, Any]) -> Any:
