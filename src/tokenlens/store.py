@@ -78,6 +78,12 @@ def _atomic_write_parquet(path: Path, frame: pl.DataFrame) -> None:
             tmp.unlink()
 
 
+def _partition_entry(frame: pl.DataFrame) -> dict[str, Any]:
+    """What the manifest records of a partition: its row count and the prices it was priced at."""
+    versions = frame.get_column("price_version").unique().drop_nulls().to_list()
+    return {"rows": frame.height, "price_version": versions[0] if len(versions) == 1 else "mixed"}
+
+
 class Store:
     """A tokenlens store folder."""
 
@@ -232,11 +238,7 @@ class Store:
             _atomic_write_parquet(path, merged)
             stats.added += merged.height - old_rows
             stats.partitions_written += 1
-            versions = merged.get_column("price_version").unique().drop_nulls().to_list()
-            partitions[f"{source}/{month}"] = {
-                "rows": merged.height,
-                "price_version": versions[0] if len(versions) == 1 else "mixed",
-            }
+            partitions[f"{source}/{month}"] = _partition_entry(merged)
         seen = manifest.setdefault("files", {})
         for path in files:
             with contextlib.suppress(OSError):
@@ -258,11 +260,7 @@ class Store:
             _atomic_write_parquet(path, frame)
             key = f"{path.parent.parent.name.removeprefix('source=')}/"
             key += path.parent.name.removeprefix("month=")
-            versions = frame.get_column("price_version").unique().drop_nulls().to_list()
-            partitions[key] = {
-                "rows": frame.height,
-                "price_version": versions[0] if len(versions) == 1 else "mixed",
-            }
+            partitions[key] = _partition_entry(frame)
             count += 1
         _atomic_write_bytes(
             self.root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode()

@@ -83,6 +83,9 @@ def _scan_group(module: Any, files: list[Path], explicit: set[Path], user: str) 
     except InputError:
         if len(files) == 1 and files[0] in explicit:
             raise
+    from tokenlens.loaders.base import Scan as ScanType
+    from tokenlens.schema import USAGE, empty
+
     scans: list[Scan] = []
     for file in files:
         try:
@@ -90,12 +93,8 @@ def _scan_group(module: Any, files: list[Path], explicit: set[Path], user: str) 
         except InputError as exc:
             if file in explicit:
                 raise
-            from tokenlens.loaders.base import Scan as ScanType
-            from tokenlens.schema import USAGE, empty
-
-            scans.append(
-                ScanType("skipped", empty(USAGE).lazy(), [Notice(exc.message, 1, str(file))])
-            )
+            skipped = [Notice(exc.message, 1, str(file))]
+            scans.append(ScanType("skipped", empty(USAGE).lazy(), skipped))
     return scans
 
 

@@ -9,7 +9,6 @@ This module imports neither polars nor pyarrow, so worker processes start light.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import hashlib
 import multiprocessing
@@ -198,7 +197,7 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
     )
 
 
-def _usage_lines(path: str, chunk: Chunk) -> Iterator[tuple[bytes, bool]]:
+def _usage_lines(path: str) -> Iterator[tuple[bytes, bool]]:
     """Yield (line, is_last_unterminated) for lines holding the usage marker, block by block."""
     with open(path, "rb") as handle:
         carry = b""
@@ -243,7 +242,7 @@ def _scan_files(jobs: list[FileJob]) -> Chunk:
     decode = _LINE.decode
     for job in jobs:
         try:
-            for raw, tail in _usage_lines(job.path, chunk):
+            for raw, tail in _usage_lines(job.path):
                 if tail:
                     try:
                         _ANY.decode(raw)
@@ -297,14 +296,21 @@ def resolve_replays(records: dict[str, Record]) -> list[Record]:
     return out
 
 
-def split_jobs(jobs: list[FileJob], shares: Sequence[float]) -> list[list[FileJob]]:
-    """Contiguous runs of the (sorted) jobs holding about the given shares of the bytes."""
+def _sizes(jobs: list[FileJob]) -> list[int]:
     sizes = []
     for job in jobs:
         try:
             sizes.append(os.stat(job.path).st_size)
         except OSError:
             sizes.append(0)
+    return sizes
+
+
+def split_jobs(
+    jobs: list[FileJob], shares: Sequence[float], sizes: Sequence[int] | None = None
+) -> list[list[FileJob]]:
+    """Contiguous runs of the (sorted) jobs holding about the given shares of the bytes."""
+    sizes = _sizes(jobs) if sizes is None else sizes
     total = sum(sizes) or 1
     bounds = [sum(shares[: i + 1]) / sum(shares) * total for i in range(len(shares))]
     out: list[list[FileJob]] = [[] for _ in shares]
@@ -392,11 +398,8 @@ def _job(path: Path, origin: int) -> FileJob:
 def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None) -> Chunk:
     """Read with two processes when there is enough to read: a forked child takes the first
     run of files while this process runs `meanwhile` (imports, say), then reads the rest."""
-    total = 0
-    for job in jobs:
-        with contextlib.suppress(OSError):
-            total += os.stat(job.path).st_size
-    if total < PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
+    sizes = _sizes(jobs)
+    if sum(sizes) < PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
         if meanwhile is not None:
             meanwhile()
         return scan_files(jobs)
@@ -405,7 +408,7 @@ def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None) -> Chunk:
         method = "fork"
     else:
         method = "forkserver" if sys.platform != "win32" else "spawn"
-    child_part, own_part = split_jobs(jobs, CHILD_SHARE)
+    child_part, own_part = split_jobs(jobs, CHILD_SHARE, sizes)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
         future = pool.submit(scan_files, child_part)
         if meanwhile is not None:

@@ -162,6 +162,19 @@ def _unknown_error(path: Path) -> InputError:
     )
 
 
+def _format_of(file: Path, force: str | None) -> str | None:
+    """Sniff the first few KiB; read further only when they did not decide."""
+
+    def look(head: bytes) -> str | None:
+        return force_format(force, head, file.name) if force else sniff(head, file.name)
+
+    head = read_head(file, FIRST_LOOK)
+    found = look(head)
+    if found is None and len(head) == FIRST_LOOK:
+        found = look(read_head(file))
+    return found
+
+
 def classify(paths: Sequence[Path], *, force: str | None = None) -> Classified:
     """Group the files under `paths` by format.
 
@@ -183,10 +196,7 @@ def classify(paths: Sequence[Path], *, force: str | None = None) -> Classified:
             )
         for file in candidates:
             try:
-                head = read_head(file, FIRST_LOOK)
-                fmt = force_format(force, head, file.name) if force else sniff(head, file.name)
-                if fmt is None and len(head) == FIRST_LOOK:
-                    head = read_head(file)
+                fmt = _format_of(file, force)
             except OSError as exc:
                 if explicit:
                     raise InputError(
@@ -194,8 +204,6 @@ def classify(paths: Sequence[Path], *, force: str | None = None) -> Classified:
                     ) from exc
                 unreadable.append((file, exc.strerror or "unreadable"))
                 continue
-            if fmt is None:
-                fmt = force_format(force, head, file.name) if force else sniff(head, file.name)
             if fmt is None:
                 if explicit:
                     raise _unknown_error(file)
