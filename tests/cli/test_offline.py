@@ -32,8 +32,6 @@ class NetworkBlockedError(AssertionError):
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     attempts: list[str] = []
-    real_socket = socket.socket
-
     def refuse(what: str) -> Any:
         def blocked(*args: object, **kwargs: object) -> Any:
             attempts.append(f"{what}{args!r}")
@@ -41,7 +39,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
         return blocked
 
-    class GuardedSocket(real_socket):
+    class GuardedSocket(socket.socket):
         def __init__(self, family: int = -1, *args: Any, **kwargs: Any) -> None:
             if family in (socket.AF_INET, socket.AF_INET6, -1):
                 attempts.append(f"socket({family})")
@@ -63,9 +61,9 @@ def command_paths(group: typer.Typer, prefix: tuple[str, ...] = ()) -> set[tuple
         found.add((*prefix, name.replace("_", "-")))
     for sub in group.registered_groups:
         assert sub.typer_instance is not None
-        name = sub.name or sub.typer_instance.info.name
-        assert isinstance(name, str)
-        found |= command_paths(sub.typer_instance, (*prefix, name))
+        group_name = sub.name or sub.typer_instance.info.name
+        assert isinstance(group_name, str)
+        found |= command_paths(sub.typer_instance, (*prefix, group_name))
     return found
 
 
