@@ -373,7 +373,7 @@ def find_files(paths: Sequence[Path]) -> list[Path]:
                 f"{path}: no such file or folder",
                 hint="Give a ~/.claude/projects tree, a project folder or .jsonl files.",
             )
-    return sorted(files)
+    return sorted(files, key=str)  # the order `claude_code.dedupe` breaks ties by
 
 
 def _job(path: Path, origin: int) -> FileJob:

@@ -1,0 +1,111 @@
+"""Claude Code trees of any size in bounded memory: read in batches through temporary Parquet.
+
+A tree of up to `SPILL_BYTES` is read in one go. A larger one is read `BATCH_BYTES` at a time:
+each batch's rows, already deduplicated within the batch, go to temporary files split by a hash
+of their message id, so that every copy of a message (streamed copies, sidechain replays) lands
+in the same bucket. Each bucket is then deduplicated on its own by `claude_code.dedupe`, the same
+rule the whole tree would get, and the rows are read back lazily. Peak memory is that of one
+batch or one bucket plus the final rows, however large the tree; the files are removed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from tokenlens import schema
+from tokenlens.errors import Notice
+from tokenlens.loaders import claude_code, claude_lines
+from tokenlens.loaders.base import Scan
+
+SPILL_BYTES: Final = 1 << 30
+BATCH_BYTES: Final = 512 << 20
+TEMP_PREFIX: Final = "tokenlens-batches-"
+
+
+def scan(
+    paths: Sequence[Path],
+    *,
+    user: str,
+    meanwhile: Callable[[], object] | None = None,
+    spill_bytes: int = SPILL_BYTES,
+    batch_bytes: int = BATCH_BYTES,
+) -> Scan:
+    """Canonical, deduplicated rows of the transcripts under `paths`; see the module's note."""
+    files = claude_lines.find_files(paths)
+    sizes = [_size(f) for f in files]
+    if sum(sizes) <= spill_bytes:
+        found, chunk = claude_lines.read_records(files, meanwhile=meanwhile)
+        return claude_code.to_scan(found, chunk, user=user)
+    batches = _batches(files, sizes, batch_bytes)
+    buckets = len(batches)
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    notices: list[Notice] = []
+    for number, batch in enumerate(batches):
+        found, chunk = claude_lines.read_records(
+            batch, meanwhile=meanwhile if number == 0 else None
+        )
+        part = claude_code.to_scan(found, chunk, user=user)
+        del chunk
+        notices.extend(part.notices)
+        _spill(part.frame.collect(), folder, number, buckets)
+    rows = []
+    for bucket in range(buckets):
+        written = sorted(folder.glob(f"b{bucket}-*.parquet"))
+        if written:
+            out = folder / f"rows-{bucket}.parquet"
+            claude_code.dedupe(pl.scan_parquet(written)).collect().write_parquet(out)
+            for spilled in written:
+                spilled.unlink()
+            rows.append(out)
+    frame = (
+        schema.conform(pl.scan_parquet(rows)).sort("ts", "event_id")
+        if rows
+        else schema.empty(schema.USAGE).lazy()
+    )
+    return Scan(claude_code.SOURCE, frame, _summed(notices), files)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _batches(files: list[Path], sizes: list[int], batch_bytes: int) -> list[list[Path]]:
+    """Runs of the sorted files of about `batch_bytes` each (a larger file is a batch alone)."""
+    out: list[list[Path]] = [[]]
+    held = 0
+    for path, size in zip(files, sizes, strict=True):
+        if out[-1] and held + size > batch_bytes:
+            out.append([])
+            held = 0
+        out[-1].append(path)
+        held += size
+    return out
+
+
+def _spill(frame: pl.DataFrame, folder: Path, number: int, buckets: int) -> None:
+    message = pl.col("event_id").str.split_exact(":", 1).struct.field("field_0")
+    keyed = frame.with_columns(_bucket=(message.hash(seed=7) % buckets).cast(pl.Int64))
+    for (bucket,), part in keyed.partition_by("_bucket", as_dict=True).items():
+        part.drop("_bucket").write_parquet(folder / f"b{bucket}-{number}.parquet")
+
+
+def _summed(notices: list[Notice]) -> list[Notice]:
+    """One notice per (message, path), with the batches' counts added up."""
+    counts: dict[tuple[str, str | None], int | None] = {}
+    for n in notices:
+        key = (n.message, n.path)
+        held = counts.get(key)
+        counts[key] = n.count if held is None else held + (n.count or 0)
+    return [Notice(message, count, path) for (message, path), count in counts.items()]
