@@ -1,28 +1,52 @@
-"""The archive: a Parquet dataset partitioned by source and month, upserted atomically.
+"""The archive: a Parquet dataset partitioned by source and month, committed atomically.
 
 Layout under the store folder:
 
-    manifest.json                      schema version, files already ingested, price versions
+    manifest.json      schema version, files already ingested (size and mtime when read),
+                       each partition's row count and price version
     data/source=<s>/month=<YYYY-MM>/part.parquet
-    lock                               held (flock) by the one ingest that may write
+    lock               held (flock) by the one writer (ingest, compact) for its whole run
+    commit.lock        held (flock) shared by a reader while it opens a snapshot, and exclusively
+                       by the writer while it applies a commit
+    commit.json        the journal of the commit being applied; absent otherwise
 
-Each partition is one file, rewritten whole on upsert: written to a temporary file beside it,
-synced, then renamed over the old one, so a reader sees the old or the new partition, never a mix.
-The manifest is written the same way, after the partitions, so a crash at any point leaves a
-store that a re-run brings to exactly the state of an uninterrupted ingest.
+Every write is one commit, however many partitions it touches:
+
+1. each new partition file and the new manifest are written to temporary files beside the files
+   they replace and synced to disk: the long part, during which readers are not held up;
+2. with the commit lock held exclusively, the journal listing every rename is written (itself
+   through a temporary file and a rename): this is the commit point;
+3. the renames are applied, the folders synced, the journal removed and the lock released.
+
+A writer that dies before step 2 leaves only temporary files, which the next writer removes and
+which no reader looks at: the store is in its old state. One that dies after it leaves a journal,
+which the next reader or writer applies before anything else: the store is in its new state. A
+live writer holds the commit lock for as long as its journal exists, so a journal found while
+holding the lock belongs to a dead one. The manifest's list of ingested files changes in the same
+commit as the rows read from them, so a file is never recorded as ingested without its rows.
+
+A reader holds the commit lock (shared) only while it reads the manifest and opens every partition
+file. The open files keep that generation readable after later commits rename new files over
+them, so everything one scan returns, however often it is collected, is one commit's state across
+all partitions. Readers never wait for an ingest's reading and parsing, only for the renames of a
+commit. Locks are flock locks, which the kernel releases when their holder exits or is killed, so a
+dead process never leaves the store locked; its pid, written in `lock`, only names a live holder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import os
+import resource
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import polars as pl
 
@@ -32,11 +56,14 @@ from tokenlens.errors import StoreError
 MANIFEST: Final = "manifest.json"
 DATA: Final = "data"
 LOCK: Final = "lock"
+COMMIT_LOCK: Final = "commit.lock"
+JOURNAL: Final = "commit.json"
 PART: Final = "part.parquet"
 TMP_MARK: Final = ".tmp-"
 LOCK_WAIT_S: Final = 30.0
 
 Merge = Callable[[pl.LazyFrame], pl.LazyFrame]
+Stamp = list[int]  # [size, mtime_ns] of an ingested file
 
 
 def keep_newest(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -51,31 +78,74 @@ class IngestStats:
     partitions_written: int = 0
 
 
+# files and locks ---------------------------------------------------------------------------------
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a folder's entries (renames, new files) durable; a no-op where folders cannot sync."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
+    frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
+    os.chmod(path, 0o600)
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_bytes(tmp, data)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
 
-def _atomic_write_parquet(path: Path, frame: pl.DataFrame) -> None:
-    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
+def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    return json.dumps(manifest, indent=1, sort_keys=True).encode()
+
+
+def _flock(fd: int, operation: int, wait_s: float) -> bool:
+    """Take a flock, retrying until wait_s has passed; False when another process keeps it."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot lock the store: {exc.strerror}",
+                hint="Keep the store on a local file system (--store or TOKENLENS_STORE).",
+            ) from exc
+
+
+def _stamp(path: Path) -> Stamp | None:
     try:
-        frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
-        os.chmod(tmp, 0o600)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _partition_entry(frame: pl.DataFrame) -> dict[str, Any]:
@@ -84,11 +154,76 @@ def _partition_entry(frame: pl.DataFrame) -> dict[str, Any]:
     return {"rows": frame.height, "price_version": versions[0] if len(versions) == 1 else "mixed"}
 
 
+def _partition_key(path: Path) -> str:
+    """`source/month` of a partition file."""
+    source = path.parent.parent.name.removeprefix("source=")
+    return f"{source}/{path.parent.name.removeprefix('month=')}"
+
+
+def _apply(root: Path, renames: Sequence[tuple[str, str]]) -> None:
+    """Carry out a journal's renames (paths relative to root); those already done are skipped."""
+    folders = set()
+    for tmp, final in renames:
+        with contextlib.suppress(FileNotFoundError):  # renamed before its writer died
+            os.replace(root / tmp, root / final)
+        folders.add((root / final).parent)
+    for folder in sorted(folders):
+        _sync_dir(folder)
+    with contextlib.suppress(FileNotFoundError):
+        (root / JOURNAL).unlink()
+    _sync_dir(root)
+
+
+def _roll_forward(root: Path) -> None:
+    """Finish the commit a dead writer left half applied; call with the commit lock exclusive."""
+    journal = root / JOURNAL
+    try:
+        renames = [(str(a), str(b)) for a, b in json.loads(journal.read_bytes())["renames"]]
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(
+            f"cannot read the store's commit journal {journal}: {exc}",
+            hint="Run `tokenlens store check`, or restore the folder from a backup.",
+        ) from exc
+    try:
+        _apply(root, renames)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot finish an interrupted commit in the store {root}: {exc.strerror}",
+            hint="Run `tokenlens ingest` with write access to the store.",
+        ) from exc
+
+
+def _room_for(count: int) -> None:
+    """Raise the open-file limit, where allowed, so that a snapshot can hold count files open."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 2 * count + 64  # polars holds its own copy of each descriptor
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+@dataclass
+class Snapshot:
+    """One commit's state: its manifest and its partition files, open."""
+
+    manifest: dict[str, Any]
+    files: list[tuple[Path, IO[bytes]]]
+
+    def close(self) -> None:
+        for _, handle in self.files:
+            handle.close()
+
+
 class Store:
     """A tokenlens store folder."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._scanned: dict[str, Any] | None = None  # the manifest of the last scan's snapshot
 
     # reading -------------------------------------------------------------------------------
 
@@ -130,62 +265,139 @@ class Store:
     def is_empty(self) -> bool:
         return not self.partition_files()
 
+    def snapshot(self, sources: Sequence[str] | None = None) -> Snapshot:
+        """The manifest and open partition files of the last complete commit.
+
+        Holds the commit lock (shared) only while opening them; the caller closes the snapshot.
+        """
+        if not self.root.is_dir():
+            return Snapshot(self.manifest(), [])
+        with self._reading():
+            manifest = self.manifest()
+            paths = self.partition_files(sources)
+            _room_for(len(paths))
+            opened: list[tuple[Path, IO[bytes]]] = []
+            try:
+                for path in paths:
+                    opened.append((path, open(path, "rb")))  # noqa: SIM115 (closed by the caller)
+            except OSError as exc:
+                Snapshot(manifest, opened).close()
+                raise StoreError(
+                    f"cannot open the store file {path}: {exc.strerror}",
+                    hint="Check the store's permissions, or raise the open-file limit (ulimit -n).",
+                ) from exc
+        return Snapshot(manifest, opened)
+
     def scan(self, sources: Sequence[str] | None = None) -> pl.LazyFrame:
-        """All stored rows (STORED schema) as one lazy frame."""
-        self.manifest()
-        files = self.partition_files(sources)
-        if not files:
+        """All stored rows (STORED schema) as one lazy frame, read from one snapshot.
+
+        The frame keeps the snapshot's files open for as long as it lives, so every collect of it
+        sees the same commit, whatever ingests finish in between.
+        """
+        snap = self.snapshot(sources)
+        self._scanned = snap.manifest
+        if not snap.files:
             return schema.empty(schema.STORED).lazy()
         try:
-            return pl.scan_parquet(files, schema=schema.STORED, missing_columns="insert")
+            return pl.scan_parquet(
+                [handle for _, handle in snap.files],
+                schema=schema.STORED,
+                missing_columns="insert",
+            )
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise StoreError(
                 f"cannot read the store {self.root}: {exc}",
                 hint="Run `tokenlens store check` to find the damaged file.",
             ) from exc
+        finally:
+            snap.close()  # polars holds descriptors of its own
 
     def price_versions(self) -> set[str]:
-        parts = self.manifest().get("partitions", {})
+        """The price versions of the stored rows: of the last scan's snapshot, else current."""
+        manifest = self._scanned if self._scanned is not None else self.manifest()
+        parts = manifest.get("partitions", {})
         return {p.get("price_version", "") for p in parts.values()}
+
+    def stamps(self, files: Sequence[Path]) -> dict[str, Stamp]:
+        """Size and mtime of files, keyed as the manifest records them; taken before reading."""
+        out = {}
+        for path in files:
+            stamp = _stamp(path)
+            if stamp is not None:
+                out[str(path.resolve())] = stamp
+        return out
 
     def changed_files(self, files: Sequence[Path]) -> list[Path]:
         """The files whose size or mtime differ from when they were last ingested."""
         seen = self.manifest().get("files", {})
         out = []
         for path in files:
-            try:
-                st = path.stat()
-            except OSError:
-                out.append(path)
-                continue
-            prior = seen.get(str(path.resolve()))
-            if prior is None or prior != [st.st_size, st.st_mtime_ns]:
+            stamp = _stamp(path)
+            if stamp is None or seen.get(str(path.resolve())) != stamp:
                 out.append(path)
         return out
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the commit lock shared, after finishing any commit a dead writer left."""
+        try:
+            fd = os.open(self.root / COMMIT_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+        except OSError:  # a store this user cannot lock is one this user is not writing
+            fd = -1
+        try:
+            while fd >= 0:
+                if not _flock(fd, fcntl.LOCK_SH, LOCK_WAIT_S):
+                    raise StoreError(
+                        f"the store {self.root} has been mid-commit for {LOCK_WAIT_S:.0f} s",
+                        hint="Run the command again; if it persists, look for a stopped ingest.",
+                    )
+                if not (self.root / JOURNAL).exists():
+                    break
+                if _flock(fd, fcntl.LOCK_EX, LOCK_WAIT_S):  # the journal's writer is dead
+                    _roll_forward(self.root)
+            yield
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    @contextlib.contextmanager
+    def _committing(self) -> Iterator[None]:
+        """Hold the commit lock exclusively: no reader is opening a snapshot meanwhile."""
+        fd = os.open(self.root / COMMIT_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+        try:
+            if not _flock(fd, fcntl.LOCK_EX, LOCK_WAIT_S):
+                raise StoreError(
+                    f"a reader has held the store {self.root} for {LOCK_WAIT_S:.0f} s",
+                    hint="Run the command again once the report reading it has finished.",
+                )
+            yield
+        finally:
+            os.close(fd)
 
     # writing -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def locked(self, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
-        """Hold the store's write lock. The OS releases it if the holder dies."""
+        """Be the store's one writer: finish or clear what a dead writer left, then hold the lock.
+
+        The kernel releases the lock when its holder dies, so a killed ingest never blocks the
+        next one; another live writer is waited for up to wait_s.
+        """
         self._ensure_dirs()
         fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            deadline = time.monotonic() + wait_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise StoreError(
-                            f"another tokenlens ingest holds the store {self.root}",
-                            hint="Wait for it to finish, then run the command again.",
-                        ) from None
-                    time.sleep(0.05)
+            if not _flock(fd, fcntl.LOCK_EX, wait_s):
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                raise StoreError(
+                    f"another tokenlens ingest{f' (pid {holder})' if holder else ''} "
+                    f"holds the store {self.root}",
+                    hint="Wait for it to finish, then run the command again.",
+                )
             os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-            self._clean_temporaries()
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            with self._committing():
+                _roll_forward(self.root)
+                self._clean_temporaries()
             yield
         finally:
             os.close(fd)
@@ -201,9 +413,27 @@ class Store:
             ) from exc
 
     def _clean_temporaries(self) -> None:
+        """Remove a dead writer's uncommitted files and empty partition folders."""
         for tmp in self.root.rglob(f"*{TMP_MARK}*"):
             with contextlib.suppress(OSError):
                 tmp.unlink()
+        for folder in sorted((self.root / DATA).glob("source=*/month=*")):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Stage changes, committed together when the block ends; call with the lock held.
+
+        An exception inside the block leaves the store as it was.
+        """
+        tx = Transaction(self)
+        try:
+            yield tx
+        except BaseException:
+            tx.discard()
+            raise
+        tx.commit()
 
     def upsert(
         self,
@@ -211,66 +441,21 @@ class Store:
         *,
         merges: Mapping[str, Merge],
         files: Sequence[Path] = (),
+        stamps: Mapping[str, Stamp] | None = None,
     ) -> IngestStats:
-        """Merge rows (STORED schema) into their partitions; call with the lock held."""
-        manifest = self.manifest()
-        stats = IngestStats(rows_in=frame.height)
-        frame = frame.with_columns(_month=pl.col("ts").dt.strftime("%Y-%m"))
-        partitions = manifest.setdefault("partitions", {})
-        for (source, month), part in frame.group_by("source", "_month", maintain_order=True):
-            assert isinstance(source, str) and isinstance(month, str)
-            folder = self.root / DATA / f"source={source}" / f"month={month}"
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = folder / PART
-            new = part.drop("_month")
-            old_rows = 0
-            if path.exists():
-                old = pl.read_parquet(path)
-                old_rows = old.height
-                combined = pl.concat([new, schema.conform(old.lazy(), schema.STORED).collect()])
-                merge = merges.get(source, keep_newest)
-                merged = schema.conform(merge(combined.lazy()), schema.STORED).collect(
-                    engine="in-memory"
-                )
-            else:  # a loader's rows are already deduplicated by the same rule
-                merged = schema.conform(new.lazy(), schema.STORED).collect()
-            merged = merged.sort("ts", maintain_order=True)
-            _atomic_write_parquet(path, merged)
-            stats.added += merged.height - old_rows
-            stats.partitions_written += 1
-            partitions[f"{source}/{month}"] = _partition_entry(merged)
-        seen = manifest.setdefault("files", {})
-        for path in files:
-            with contextlib.suppress(OSError):
-                st = path.stat()
-                seen[str(path.resolve())] = [st.st_size, st.st_mtime_ns]
-        manifest["schema_version"] = schema.SCHEMA_VERSION
-        _atomic_write_bytes(
-            self.root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode()
-        )
-        return stats
+        """Merge rows (STORED schema) into their partitions, one commit; call with the lock held."""
+        with self.transaction() as tx:
+            return tx.upsert(frame, merges=merges, files=files, stamps=stamps)
 
     def rewrite(self, transform: Callable[[pl.LazyFrame], pl.LazyFrame]) -> int:
-        """Apply a row transform to every partition (e.g. re-pricing); call with the lock held."""
-        manifest = self.manifest()
-        partitions = manifest.setdefault("partitions", {})
-        count = 0
-        for path in self.partition_files():
-            frame = schema.conform(transform(pl.scan_parquet(path)), schema.STORED).collect()
-            _atomic_write_parquet(path, frame)
-            key = f"{path.parent.parent.name.removeprefix('source=')}/"
-            key += path.parent.name.removeprefix("month=")
-            partitions[key] = _partition_entry(frame)
-            count += 1
-        _atomic_write_bytes(
-            self.root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode()
-        )
-        return count
+        """Apply a row transform to every partition in one commit; call with the lock held."""
+        with self.transaction() as tx:
+            return tx.rewrite(transform)
 
     # integrity ---------------------------------------------------------------------------
 
     def check(self) -> list[str]:
-        """Problems found in the store (empty when it is sound).
+        """Problems found in the store (empty when it is sound), read from one snapshot.
 
         Every partition file must be readable with the stored schema and sit in the partition
         its rows belong to; no (source, event_id) may appear twice; the manifest must list
@@ -278,37 +463,40 @@ class Store:
         """
         problems: list[str] = []
         try:
-            manifest = self.manifest()
+            snap = self.snapshot()
         except StoreError as exc:
             return [exc.message]
-        listed = dict(manifest.get("partitions", {}))
-        frames = []
-        for path in self.partition_files():
-            source = path.parent.parent.name.removeprefix("source=")
-            month = path.parent.name.removeprefix("month=")
-            key = f"{source}/{month}"
-            try:
-                frame = pl.read_parquet(path)
-            except (OSError, pl.exceptions.PolarsError) as exc:
-                problems.append(f"{path}: unreadable ({exc})")
-                continue
-            missing = [c for c in schema.STORED if c not in frame.columns]
-            if missing:
-                problems.append(f"{path}: missing columns {', '.join(missing)}")
-                continue
-            wrong = frame.filter(
-                (pl.col("source") != source) | (pl.col("ts").dt.strftime("%Y-%m") != month)
-            ).height
-            if wrong:
-                problems.append(f"{path}: {wrong} rows belong to another partition")
-            entry = listed.pop(key, None)
-            if entry is None:
-                problems.append(f"{path}: not in the manifest")
-            elif entry.get("rows") != frame.height:
-                problems.append(
-                    f"{path}: manifest says {entry.get('rows')} rows, the file holds {frame.height}"
-                )
-            frames.append(frame.select(schema.KEY))
+        try:
+            listed = dict(snap.manifest.get("partitions", {}))
+            frames = []
+            for path, handle in snap.files:
+                source = path.parent.parent.name.removeprefix("source=")
+                month = path.parent.name.removeprefix("month=")
+                try:
+                    frame = pl.read_parquet(handle)
+                except (OSError, pl.exceptions.PolarsError) as exc:
+                    problems.append(f"{path}: unreadable ({exc})")
+                    continue
+                missing = [c for c in schema.STORED if c not in frame.columns]
+                if missing:
+                    problems.append(f"{path}: missing columns {', '.join(missing)}")
+                    continue
+                wrong = frame.filter(
+                    (pl.col("source") != source) | (pl.col("ts").dt.strftime("%Y-%m") != month)
+                ).height
+                if wrong:
+                    problems.append(f"{path}: {wrong} rows belong to another partition")
+                entry = listed.pop(f"{source}/{month}", None)
+                if entry is None:
+                    problems.append(f"{path}: not in the manifest")
+                elif entry.get("rows") != frame.height:
+                    problems.append(
+                        f"{path}: manifest says {entry.get('rows')} rows, "
+                        f"the file holds {frame.height}"
+                    )
+                frames.append(frame.select(schema.KEY))
+        finally:
+            snap.close()
         for key in sorted(listed):
             problems.append(f"manifest lists partition {key}, which has no file")
         if frames:
@@ -321,3 +509,147 @@ class Store:
     def compact(self) -> int:
         """Rewrite every partition as one sorted, compressed file; call with the lock held."""
         return self.rewrite(lambda lf: lf.sort("ts", "event_id"))
+
+
+class Transaction:
+    """Partition files and a manifest staged beside a store's own, committed all at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.manifest = store.manifest()
+        self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._serial = itertools.count()
+        self._staged: dict[Path, Path] = {}  # partition file -> the temporary file replacing it
+        self._new_folders: set[Path] = set()
+        self._changed = False
+
+    def _temp(self, path: Path) -> Path:
+        return path.with_name(f"{path.name}{TMP_MARK}{self._token}-{next(self._serial)}")
+
+    def _current(self, path: Path) -> Path | None:
+        """Where a partition's latest rows are: its staged file, its committed one, or none."""
+        staged = self._staged.get(path)
+        if staged is not None:
+            return staged
+        return path if path.is_file() else None
+
+    def _stage(self, path: Path, frame: pl.DataFrame) -> None:
+        folder = path.parent
+        if not folder.is_dir():
+            for parent in reversed([folder, *folder.parents]):
+                if not parent.is_dir():
+                    parent.mkdir(mode=0o700)
+                    self._new_folders.add(parent)
+        tmp = self._temp(path)
+        _write_parquet(tmp, frame)
+        superseded = self._staged.get(path)
+        self._staged[path] = tmp
+        if superseded is not None:
+            superseded.unlink()
+        self.manifest.setdefault("partitions", {})[_partition_key(path)] = _partition_entry(frame)
+        self._changed = True
+
+    def partitions(self) -> list[Path]:
+        """Every partition file, committed or staged."""
+        return sorted({*self.store.partition_files(), *self._staged})
+
+    def price_versions(self) -> set[str]:
+        parts = self.manifest.get("partitions", {})
+        return {p.get("price_version", "") for p in parts.values()}
+
+    def upsert(
+        self,
+        frame: pl.DataFrame,
+        *,
+        merges: Mapping[str, Merge],
+        files: Sequence[Path] = (),
+        stamps: Mapping[str, Stamp] | None = None,
+    ) -> IngestStats:
+        """Merge rows (STORED schema) into their partitions and record the files they came from.
+
+        stamps holds each file's size and mtime from before it was read (Store.stamps), so a file
+        that grew while it was being read is read again by the next ingest.
+        """
+        stats = IngestStats(rows_in=frame.height)
+        frame = frame.with_columns(_month=pl.col("ts").dt.strftime("%Y-%m"))
+        for (source, month), part in frame.group_by("source", "_month", maintain_order=True):
+            assert isinstance(source, str) and isinstance(month, str)
+            path = self.store.root / DATA / f"source={source}" / f"month={month}" / PART
+            new = part.drop("_month")
+            current = self._current(path)
+            old_rows = 0
+            if current is not None:
+                old = pl.read_parquet(current)
+                old_rows = old.height
+                combined = pl.concat([new, schema.conform(old.lazy(), schema.STORED).collect()])
+                merge = merges.get(source, keep_newest)
+                merged = schema.conform(merge(combined.lazy()), schema.STORED).collect(
+                    engine="in-memory"
+                )
+            else:  # a loader's rows are already deduplicated by the same rule
+                merged = schema.conform(new.lazy(), schema.STORED).collect()
+            merged = merged.sort("ts", maintain_order=True)
+            self._stage(path, merged)
+            stats.added += merged.height - old_rows
+            stats.partitions_written += 1
+        seen = self.manifest.setdefault("files", {})
+        for path in files:
+            key = str(path.resolve())
+            stamp = (stamps or {}).get(key) or _stamp(path)
+            if stamp is not None:
+                seen[key] = list(stamp)
+                self._changed = True
+        return stats
+
+    def rewrite(self, transform: Callable[[pl.LazyFrame], pl.LazyFrame]) -> int:
+        """Apply a row transform (e.g. re-pricing) to every partition."""
+        count = 0
+        for path in self.partitions():
+            current = self._current(path)
+            assert current is not None
+            lf = transform(pl.scan_parquet(current))
+            self._stage(path, schema.conform(lf, schema.STORED).collect())
+            count += 1
+        return count
+
+    def discard(self) -> None:
+        """Remove the staged files; the store stays as it was."""
+        for tmp in self._staged.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._staged.clear()
+        self._changed = False
+
+    def commit(self) -> None:
+        """Make every staged change visible at once (see the module doc for the protocol)."""
+        if not self._changed:
+            return
+        root = self.store.root
+        self.manifest["schema_version"] = schema.SCHEMA_VERSION
+        manifest_tmp = self._temp(root / MANIFEST)
+        try:
+            _write_bytes(manifest_tmp, _manifest_bytes(self.manifest))
+            self._staged[root / MANIFEST] = manifest_tmp  # renamed last, removed by discard()
+            for folder in {tmp.parent for tmp in self._staged.values()}:
+                _sync_dir(folder)
+            for folder in self._new_folders:
+                _sync_dir(folder.parent)
+            renames = [
+                (str(tmp.relative_to(root)), str(path.relative_to(root)))
+                for path, tmp in self._staged.items()
+            ]
+        except BaseException:
+            self.discard()
+            raise
+        with self.store._committing():
+            try:
+                _atomic_write_bytes(root / JOURNAL, json.dumps({"renames": renames}).encode())
+                _sync_dir(root)
+            except BaseException:
+                if not (root / JOURNAL).exists():  # before the commit point: nothing happened
+                    self.discard()
+                    raise
+            # past the commit point: a failure from here on is finished by the next reader
+            _apply(root, renames)
+        self._staged.clear()
+        self._changed = False

@@ -12,7 +12,7 @@ from tokenlens.cli.app import app
 
 if TYPE_CHECKING:
     from tokenlens.config import Config
-    from tokenlens.store import Store
+    from tokenlens.store import Transaction
 
 
 @app.command()
@@ -52,17 +52,21 @@ def ingest(
             else:
                 del found.by_format[fmt]
         changed_count = len(found.files())
+        stamps = target.stamps(found.files())  # before reading: a file growing meanwhile is re-read
         notices = list(found.notices)
         added = read_rows = 0
-        if found.by_format:
-            from tokenlens import pricing
+        with target.transaction() as tx:  # new rows, file records and re-pricing: one commit
+            if found.by_format:
+                from tokenlens import pricing
 
-            got = inputs.read(found, user=inputs.resolve_user(user, cfg))
-            priced, price_notices = pricing.price(got.frame, overrides=inputs.overrides(cfg))
-            notices = [*got.notices, *price_notices]
-            stats = target.upsert(priced.collect(), merges=got.merges, files=got.files)
-            added, read_rows = stats.added, stats.rows_in
-        repriced = _reprice_if_stale(target, cfg)
+                got = inputs.read(found, user=inputs.resolve_user(user, cfg))
+                priced, price_notices = pricing.price(got.frame, overrides=inputs.overrides(cfg))
+                notices = [*got.notices, *price_notices]
+                stats = tx.upsert(
+                    priced.collect(), merges=got.merges, files=got.files, stamps=stamps
+                )
+                added, read_rows = stats.added, stats.rows_in
+            repriced = _reprice_if_stale(tx, cfg)
     common.warn_all(notices)
     console.info(
         f"ingested {changed_count} of {total} files ({total - changed_count} unchanged): "
@@ -71,7 +75,7 @@ def ingest(
     )
 
 
-def _reprice_if_stale(target: Store, cfg: Config) -> int:
+def _reprice_if_stale(target: Transaction, cfg: Config) -> int:
     """Re-price stored rows when the price data or the overrides changed since they were priced."""
     from tokenlens import pricing
 
