@@ -110,18 +110,15 @@ class Read:
 
 def read(classified: Classified, *, user: str) -> Read:
     """Read classified files into one canonical frame (Claude Code first, before polars loads)."""
-    from tokenlens.loaders import claude_lines
-
     groups = dict(classified.by_format)
     notices = list(classified.notices)
     scans: list[Scan] = []
     merges: dict[str, Any] = {}
     claude_files = groups.pop("claude_code", [])
     if claude_files:
-        files, chunk = claude_lines.read_records(claude_files, meanwhile=warm_imports)
-        from tokenlens.loaders import claude_code
+        from tokenlens.loaders import claude_batches, claude_code
 
-        scans.append(claude_code.to_scan(files, chunk, user=user))
+        scans.append(claude_batches.scan(claude_files, user=user, meanwhile=warm_imports))
         merges[claude_code.SOURCE] = claude_code.dedupe
     import polars as pl
 

@@ -16,14 +16,15 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import polars as pl
-
-from tokenlens import schema
 from tokenlens.errors import Notice
-from tokenlens.loaders import claude_code, claude_lines
-from tokenlens.loaders.base import Scan
+from tokenlens.loaders import claude_lines
+
+if TYPE_CHECKING:  # polars loads once the first files are read, as claude_lines wants
+    import polars as pl
+
+    from tokenlens.loaders.base import Scan
 
 SPILL_BYTES: Final = 1 << 30
 BATCH_BYTES: Final = 512 << 20
@@ -43,6 +44,8 @@ def scan(
     sizes = [_size(f) for f in files]
     if sum(sizes) <= spill_bytes:
         found, chunk = claude_lines.read_records(files, meanwhile=meanwhile)
+        from tokenlens.loaders import claude_code
+
         return claude_code.to_scan(found, chunk, user=user)
     batches = _batches(files, sizes, batch_bytes)
     buckets = len(batches)
@@ -50,13 +53,20 @@ def scan(
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     notices: list[Notice] = []
     for number, batch in enumerate(batches):
-        found, chunk = claude_lines.read_records(
-            batch, meanwhile=meanwhile if number == 0 else None
-        )
+        first = meanwhile if number == 0 else None
+        found, chunk = claude_lines.read_records(batch, meanwhile=first)
+        from tokenlens.loaders import claude_code
+
         part = claude_code.to_scan(found, chunk, user=user)
         del chunk
         notices.extend(part.notices)
         _spill(part.frame.collect(), folder, number, buckets)
+    import polars as pl
+
+    from tokenlens import schema
+    from tokenlens.loaders import claude_code
+    from tokenlens.loaders.base import Scan
+
     rows = []
     for bucket in range(buckets):
         written = sorted(folder.glob(f"b{bucket}-*.parquet"))
@@ -95,6 +105,8 @@ def _batches(files: list[Path], sizes: list[int], batch_bytes: int) -> list[list
 
 
 def _spill(frame: pl.DataFrame, folder: Path, number: int, buckets: int) -> None:
+    import polars as pl
+
     message = pl.col("event_id").str.split_exact(":", 1).struct.field("field_0")
     keyed = frame.with_columns(_bucket=(message.hash(seed=7) % buckets).cast(pl.Int64))
     for (bucket,), part in keyed.partition_by("_bucket", as_dict=True).items():
