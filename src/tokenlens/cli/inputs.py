@@ -116,9 +116,11 @@ def read(classified: Classified, *, user: str) -> Read:
     merges: dict[str, Any] = {}
     claude_files = groups.pop("claude_code", [])
     if claude_files:
-        from tokenlens.loaders import claude_batches, claude_code
+        from tokenlens.loaders import claude_batches
 
         scans.append(claude_batches.scan(claude_files, user=user, meanwhile=warm_imports))
+        from tokenlens.loaders import claude_code  # polars: only once the files are read
+
         merges[claude_code.SOURCE] = claude_code.dedupe
     import polars as pl
 
