@@ -31,3 +31,16 @@ class Scan:
     frame: pl.LazyFrame
     notices: list[Notice] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+
+
+def epoch_text(text: pl.Expr) -> pl.Expr:
+    """Epoch seconds or milliseconds written as digits (`1726000000000`) as a UTC time, else null.
+
+    Nine or ten digits are seconds, twelve or thirteen milliseconds (2001 to 2286 either way).
+    """
+    digits = text.str.strip_chars()
+    number = pl.when(digits.str.contains(r"^\d{9,10}$|^\d{12,13}$")).then(
+        digits.str.to_integer(strict=False)
+    )
+    millis = pl.when(number >= 10**11).then(number).otherwise(number * 1000)
+    return pl.from_epoch(millis, time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us")

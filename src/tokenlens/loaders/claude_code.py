@@ -18,7 +18,8 @@ import polars as pl
 from tokenlens import schema
 from tokenlens.errors import Notice
 from tokenlens.loaders import claude_lines
-from tokenlens.loaders.base import Scan
+from tokenlens.loaders.base import Scan, epoch_text
+from tokenlens.loaders.checks import Tally
 from tokenlens.loaders.claude_lines import default_roots, find_files, read_records
 
 __all__ = ["SOURCE", "dedupe", "default_roots", "find_files", "scan_claude_code", "to_scan"]
@@ -46,8 +47,9 @@ def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
     origins = pl.Series("origins", [str(p) for p in files], dtype=pl.String)
     ts = pl.col("timestamp").str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
     if raw.select(ts.null_count()).item() > raw.get_column("timestamp").null_count():
-        # other ISO-8601 spellings (offsets, no fraction)
-        ts = ts.fill_null(pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False))
+        # other ISO-8601 spellings (offsets, no fraction), and epoch seconds or milliseconds
+        other = pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False)
+        ts = ts.fill_null(other).fill_null(epoch_text(pl.col("timestamp")))
     frame = raw.lazy().with_columns(
         ts=ts.dt.cast_time_unit("us"),
         kind=pl.when(pl.col("sidechain"))
@@ -61,8 +63,10 @@ def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
     )
     out = schema.conform(frame).sort("ts", nulls_last=True, maintain_order=True).collect()
     del raw
-    bad_ts = out.get_column("ts").null_count()
-    if bad_ts:
+    bad_ts: dict[str, int] = {}
+    if out.get_column("ts").null_count():
+        counts = out.filter(pl.col("ts").is_null()).group_by("origin", maintain_order=True).len()
+        bad_ts = dict(counts.iter_rows())
         out = out.filter(pl.col("ts").is_not_null())
     return Scan(SOURCE, out.lazy(), _notices(chunk, bad_ts), files)
 
@@ -85,28 +89,16 @@ _RAW: Final[dict[str, pl.DataType]] = {
 }
 
 
-def _notices(chunk: claude_lines.Chunk, bad_ts: int) -> list[Notice]:
-    notices = []
-    if chunk.malformed:
-        notices.append(
-            Notice("Claude Code: skipped malformed lines holding usage", chunk.malformed)
-        )
-    if chunk.truncated_tail:
-        notices.append(
-            Notice(
-                "Claude Code: skipped half-written last lines (session still running?)",
-                chunk.truncated_tail,
-            )
-        )
-    if chunk.bad_values:
-        notices.append(
-            Notice("Claude Code: skipped lines with impossible token counts", chunk.bad_values)
-        )
-    if bad_ts:
-        notices.append(Notice("Claude Code: skipped lines with an unreadable timestamp", bad_ts))
+def _notices(chunk: claude_lines.Chunk, bad_ts: dict[str, int]) -> list[Notice]:
+    """One notice per reason and file, with the line numbers where the format has them."""
+    tally = Tally("Claude Code: ")
+    for path, line, reason in chunk.problems:
+        tally.add(reason, path, line)
+    for path, count in bad_ts.items():
+        tally.add("skipped lines with an unreadable timestamp", path, count=count)
     for path, reason in chunk.unreadable:
-        notices.append(Notice(f"Claude Code: could not read file ({reason})", 1, path))
-    return notices
+        tally.add(f"could not read file ({reason})", path)
+    return tally.notices()
 
 
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:

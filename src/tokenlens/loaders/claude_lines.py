@@ -19,11 +19,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
 
 from tokenlens.errors import InputError
+from tokenlens.loaders import checks, files
 
 SOURCE: Final = "claude_code"
 PARALLEL_MIN_BYTES: Final = 64 << 20
@@ -34,16 +35,21 @@ BLOCK = 8 << 20
 SYNTHETIC = "<synthetic>"
 
 
+# A token count the decoder accepts: a whole number from 0 to `checks.MAX_CALL_TOKENS`.
+Count = Annotated[int, msgspec.Meta(ge=0, le=checks.MAX_CALL_TOKENS)]
+Dollars = Annotated[float, msgspec.Meta(ge=0, le=1e9)]
+
+
 class CacheCreation(msgspec.Struct, gc=False):
-    ephemeral_5m_input_tokens: int = 0
-    ephemeral_1h_input_tokens: int = 0
+    ephemeral_5m_input_tokens: Count = 0
+    ephemeral_1h_input_tokens: Count = 0
 
 
 class Usage(msgspec.Struct, gc=False):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int | None = 0
-    cache_read_input_tokens: int | None = 0
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cache_creation_input_tokens: Count | None = 0
+    cache_read_input_tokens: Count | None = 0
     cache_creation: CacheCreation | None = None
     speed: str | None = None
 
@@ -61,7 +67,7 @@ class Line(msgspec.Struct, gc=False):
     requestId: str | None = None  # noqa: N815
     isSidechain: bool | None = None  # noqa: N815
     isApiErrorMessage: bool | None = None  # noqa: N815
-    costUSD: float | None = None  # noqa: N815
+    costUSD: Dollars | None = None  # noqa: N815
     cwd: str | None = None
     message: Message | None = None
     data: msgspec.Raw = msgspec.Raw(b"")
@@ -118,14 +124,23 @@ class FileJob:
     session_from_lines: bool = False
 
 
+# Why a line holding usage was skipped (a notice's text after "Claude Code: ").
+MALFORMED: Final = "skipped malformed lines holding usage"
+CUT_OFF: Final = "skipped half-written last lines (session still running?)"
+TOO_DEEP: Final = "skipped lines nested too deeply to read"
+NOT_FINITE: Final = "skipped lines with NaN or Infinity (not JSON numbers)"
+BAD_UTF8: Final = "read lines holding invalid UTF-8 (bad bytes replaced)"
+
+
 @dataclass
 class Chunk:
-    """What a worker returns: the best copy per key, plus what it skipped."""
+    """What a worker returns: the best copy per key, plus what it skipped.
+
+    `problems` holds (file, line number or None, reason) for each line skipped or repaired.
+    """
 
     records: dict[str, Record] = field(default_factory=dict)
-    malformed: int = 0
-    truncated_tail: int = 0
-    bad_values: int = 0
+    problems: list[tuple[str, int | None, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     lines_seen: int = 0
 
@@ -173,8 +188,6 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
         write_1h = 0
         write = usage.cache_creation_input_tokens or 0
     values = (usage.input_tokens, write, usage.cache_read_input_tokens or 0, usage.output_tokens)
-    if min(values) < 0 or write_1h < 0:
-        raise ValueError("negative token count")
     if message.id:
         event_id = f"{message.id}:{request_id}" if request_id else message.id
     else:
@@ -198,13 +211,21 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
 
 
 def _usage_lines(path: str) -> Iterator[tuple[bytes, bool]]:
-    """Yield (line, is_last_unterminated) for lines holding the usage marker, block by block."""
-    with open(path, "rb") as handle:
+    """Yield (line, is_last_unterminated) for lines holding the usage marker, block by block.
+
+    The file may be gzip-compressed, UTF-16, or one JSON array of lines (see `files`).
+    """
+    with files.open_stream(Path(path)) as handle:
         carry = b""
+        first = True
         while True:
             block = handle.read(BLOCK)
             if not block:
                 break
+            if first:
+                first = False
+                if block.lstrip()[:1] == b"[":  # a JSON array, not JSON lines
+                    block = files.array_to_lines(block + handle.read())
             data = carry + block if carry else block
             cut = data.rfind(b"\n") + 1
             carry = data[cut:]
@@ -241,33 +262,96 @@ def _scan_files(jobs: list[FileJob]) -> Chunk:
     records = chunk.records
     decode = _LINE.decode
     for job in jobs:
+        damaged: list[tuple[bytes, str]] = []
         try:
             for raw, tail in _usage_lines(job.path):
                 if tail:
                     try:
                         _ANY.decode(raw)
                     except msgspec.DecodeError:
-                        chunk.truncated_tail += 1
+                        damaged.append((raw, CUT_OFF))
                         continue
+                    except (RecursionError, ValueError):
+                        pass  # complete but unreadable: said below
                     if MARKER not in raw:
                         continue
                 chunk.lines_seen += 1
                 try:
                     record = _record(decode(raw), raw, job)
-                except msgspec.DecodeError:
-                    chunk.malformed += 1
-                    continue
-                except (ValueError, OverflowError):
-                    chunk.bad_values += 1
-                    continue
+                except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as exc:
+                    record, problem = _salvage(raw, job, exc)
+                    if problem is not None:
+                        damaged.append((raw, problem))
                 if record is None:
                     continue
                 old = records.get(record[0])
                 if old is None or _better(record, old):
                     records[record[0]] = record
-        except OSError as exc:
-            chunk.unreadable.append((job.path, exc.strerror or type(exc).__name__))
+        except files.READ_ERRORS as exc:
+            chunk.unreadable.append((job.path, files.reason(exc)))
+        if damaged:
+            chunk.problems.extend(_locate(job.path, damaged))
     return chunk
+
+
+def _salvage(raw: bytes, job: FileJob, exc: BaseException) -> tuple[Record | None, str | None]:
+    """A line the fast decode refused: its record when it can still be read, and why not."""
+    if isinstance(exc, msgspec.ValidationError):
+        return None, _invalid(str(exc))
+    if isinstance(exc, RecursionError):
+        return None, TOO_DEEP
+    if isinstance(exc, UnicodeDecodeError):
+        repaired = raw.decode("utf-8", "replace").encode("utf-8")
+        try:
+            return _record(_LINE.decode(repaired), repaired, job), BAD_UTF8
+        except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as again:
+            return None, _salvage(repaired, job, again)[1]
+    if isinstance(exc, OverflowError):
+        return None, "skipped lines with " + checks.too_large(checks.MAX_CALL_TOKENS)
+    if isinstance(exc, msgspec.DecodeError) and (b"NaN" in raw or b"Infinity" in raw):
+        import json
+
+        try:
+            json.loads(raw)
+        except (ValueError, RecursionError):
+            return None, MALFORMED
+        return None, NOT_FINITE
+    return None, MALFORMED
+
+
+def _invalid(message: str) -> str:
+    """The reason in a decoder's complaint about a value (`Expected `int` >= 0 - at ...`)."""
+    where = message.rsplit(" - at ", 1)[-1] if " - at " in message else ""
+    if "usage" not in where:
+        return f"skipped lines with an unreadable value (at {where.strip('`')})"
+    if ">= 0" in message:
+        reason = checks.NEGATIVE
+    elif "<=" in message or "out of range" in message:
+        reason = checks.too_large(checks.MAX_CALL_TOKENS)
+    else:
+        reason = checks.NOT_WHOLE
+    return f"skipped lines with {reason}"
+
+
+def _locate(path: str, damaged: list[tuple[bytes, str]]) -> list[tuple[str, int | None, str]]:
+    """The line numbers of damaged lines, found again in the file (a rare, slow path)."""
+    try:
+        data = files.read_bytes(Path(path))
+    except InputError:
+        return [(path, None, problem) for _, problem in damaged]
+    if data.lstrip()[:1] == b"[":
+        data = files.array_to_lines(data)
+    out: list[tuple[str, int | None, str]] = []
+    pos = counted = line = 0
+    for raw, problem in damaged:  # in file order
+        found = data.find(raw, pos)
+        if found < 0:
+            out.append((path, None, problem))
+            continue
+        line += data.count(b"\n", counted, found)
+        counted, pos = found, found + max(len(raw), 1)
+        out.append((path, line + 1, problem))
+    return out
 
 
 def resolve_replays(records: dict[str, Record]) -> list[Record]:
@@ -330,9 +414,7 @@ def merge(chunks: list[Chunk]) -> Chunk:
         return chunks[0]
     out = Chunk()
     for chunk in chunks:
-        out.malformed += chunk.malformed
-        out.truncated_tail += chunk.truncated_tail
-        out.bad_values += chunk.bad_values
+        out.problems.extend(chunk.problems)
         out.unreadable.extend(chunk.unreadable)
         out.lines_seen += chunk.lines_seen
         for key, record in chunk.records.items():
@@ -386,11 +468,11 @@ def _job(path: Path, origin: int) -> FileJob:
         at = len(parts) - 1 - parts[::-1].index("subagents")
         session, project = parts[at - 1], parts[at - 2] if at >= 2 else ""
     elif len(parts) >= 3 and parts[-3] == "projects":
-        session, project = path.stem, parts[-2]
+        session, project = files.plain_stem(path), parts[-2]
     elif len(parts) >= 4 and parts[-4] == "projects":
         session, project = parts[-2], parts[-3]
     else:
-        session, project = path.stem, path.parent.name
+        session, project = files.plain_stem(path), path.parent.name
     from_lines = path.name.startswith("agent-") and "subagents" not in parts[:-1]
     return FileJob(str(path), session, project, origin, from_lines)
 

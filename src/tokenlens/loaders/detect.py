@@ -6,17 +6,27 @@ Polars-free on purpose: detection runs before the (forked) Claude Code reader st
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from tokenlens.errors import InputError, Notice
+from tokenlens.loaders import files as rawfiles
+from tokenlens.loaders.checks import Tally
 
 HEAD_BYTES: Final = 64 << 10
 FIRST_LOOK: Final = 4 << 10
-DATA_SUFFIXES: Final = (".jsonl", ".json", ".ndjson", ".csv")
-BOM: Final = b"\xef\xbb\xbf"
+PLAIN_SUFFIXES: Final = (".jsonl", ".json", ".ndjson", ".csv")
+# What a folder walk picks up: the data files, their gzip-compressed copies, and zip archives
+# (which are not read, but said to be skipped).
+DATA_SUFFIXES: Final = (
+    *PLAIN_SUFFIXES,
+    *(s + rawfiles.COMPRESSED for s in PLAIN_SUFFIXES),
+    *rawfiles.ARCHIVES,
+)
+BOM: Final = rawfiles.UTF8_BOM
 
 # Human names of the formats, for messages and `tokenlens sources`.
 FORMAT_NAMES: Final[dict[str, str]] = {
@@ -114,7 +124,10 @@ def _sniff_json(head: bytes) -> str | None:
 
 
 def sniff(head: bytes, name: str = "") -> str | None:
-    """The format id of a file from its first bytes, or None when it is not one we read."""
+    """The format id of a file from its first bytes, or None when it is not one we read.
+
+    `head` is the file's text as `files.read_head` gives it; `name` its plain name (no `.gz`).
+    """
     body = head[len(BOM) :] if head.startswith(BOM) else head
     body = body.lstrip()
     if not body:
@@ -130,31 +143,56 @@ def sniff(head: bytes, name: str = "") -> str | None:
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(size)
+    """The first bytes of a file's text: gunzipped, UTF-16 as UTF-8, no byte-order mark."""
+    return rawfiles.read_head(path, size)
 
 
 @dataclass
 class Classified:
-    """Files grouped by format, plus what was skipped."""
+    """Files grouped by format, plus what was skipped.
+
+    `explicit` holds the files named on the command line, `roots` the folders.
+    """
 
     by_format: dict[str, list[Path]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     explicit: set[Path] = field(default_factory=set)
+    roots: list[Path] = field(default_factory=list)
 
     def files(self) -> list[Path]:
         return [p for group in self.by_format.values() for p in group]
 
 
-def _walk(root: Path) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+def _walk(root: Path, tally: Tally) -> Iterable[Path]:
+    """The data files under a folder, in order; hidden folders and symlinked folders are not
+    entered (no loops), and a folder that cannot be listed is told to `tally`."""
+
+    def unlisted(exc: OSError) -> None:
+        if Path(exc.filename or "") == root:
+            raise _cannot_read(root, exc)
+        tally.add(f"could not read folder ({rawfiles.reason(exc)})", str(exc.filename))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for filename in sorted(filenames):
-            if filename.endswith(DATA_SUFFIXES) and not filename.endswith(".meta.json"):
+            if filename.lower().endswith(DATA_SUFFIXES) and not filename.endswith(".meta.json"):
                 yield Path(dirpath) / filename
 
 
-def _unknown_error(path: Path) -> InputError:
+def _cannot_read(path: Path, exc: BaseException) -> InputError:
+    return InputError(
+        f"{path}: cannot read: {rawfiles.reason(exc)}",
+        hint="Check the path and its permissions.",
+    )
+
+
+def _unknown_error(path: Path, head: bytes = b"") -> InputError:
+    first = head.split(b"\n", 1)[0]
+    if b"\t" in first and b"," not in first:
+        return InputError(
+            f"{path}: a tab-separated file, not a usage export tokenlens knows",
+            hint="Save it as CSV (comma-separated), or download the export again.",
+        )
     known = "; ".join(FORMAT_NAMES.values())
     return InputError(
         f"{path}: not a usage export tokenlens knows",
@@ -162,63 +200,106 @@ def _unknown_error(path: Path) -> InputError:
     )
 
 
-def _format_of(file: Path, force: str | None) -> str | None:
-    """Sniff the first few KiB; read further only when they did not decide."""
+def _empty_error(path: Path) -> InputError:
+    return InputError(
+        f"{path}: empty file", hint="There is nothing to read; export or download it again."
+    )
+
+
+def _format_of(file: Path, force: str | None) -> str:
+    """Sniff the first few KiB; read further only when they did not decide.
+
+    Raises an InputError for a file that is empty, an archive or not a regular file, and
+    `files.READ_ERRORS` when it cannot be read.
+    """
+    name = rawfiles.plain_name(file)
 
     def look(head: bytes) -> str | None:
-        return force_format(force, head, file.name) if force else sniff(head, file.name)
+        return force_format(force, head, name) if force else sniff(head, name)
 
+    info = os.stat(file)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{file}: not a regular file", hint="Give log folders or export files.")
+    if info.st_size == 0:
+        raise _empty_error(file)
+    with file.open("rb") as raw:
+        if rawfiles.is_archive(raw.read(4)):
+            raise rawfiles.archive_error(file)
     head = read_head(file, FIRST_LOOK)
+    if not head.strip():
+        raise _empty_error(file)
     found = look(head)
     if found is None and len(head) == FIRST_LOOK:
-        found = look(read_head(file))
+        head = read_head(file)
+        found = look(head)
+    if found is None:
+        raise _unknown_error(file, head)
     return found
+
+
+def _named(path: Path) -> bool:
+    """True for a folder, False for a file; an InputError when the path cannot be used."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):  # a link to nowhere
+            raise InputError(
+                f"{path}: a symbolic link to a missing file", hint="Check the link's target."
+            ) from None
+        raise InputError(
+            f"{path}: no such file or folder",
+            hint="Check the path; give log folders or export files.",
+        ) from None
+    except OSError as exc:  # a link loop, a folder above it that cannot be searched
+        raise _cannot_read(path, exc) from exc
+    return stat.S_ISDIR(info.st_mode)
+
+
+# The notices of files skipped inside a folder, by what was wrong.
+_SKIPPED: Final = {
+    "empty file": "skipped empty files",
+    "not a usage export tokenlens knows": "skipped files that are not a known usage export",
+    "a tab-separated file, not a usage export tokenlens knows": "skipped tab-separated files "
+    "(not a known usage export)",
+}
+
+
+def skipped_reason(path: Path, exc: InputError) -> str:
+    """What to say of a file inside a folder that would be refused on its own."""
+    reason = exc.message.removeprefix(f"{path}: ")
+    return _SKIPPED.get(reason, f"skipped a file: {reason}")
 
 
 def classify(paths: Sequence[Path], *, force: str | None = None) -> Classified:
     """Group the files under `paths` by format.
 
     A file named on the command line that cannot be read or recognized is an error; inside a
-    folder, such files are skipped and counted in a warning.
+    folder, such files are skipped and counted in a warning naming each.
     """
     out = Classified()
-    unknown: list[Path] = []
-    unreadable: list[tuple[Path, str]] = []
+    tally = Tally()
     for path in paths:
-        if path.is_dir():
-            candidates, explicit = list(_walk(path)), False
-        elif path.exists():
-            candidates, explicit = [path], True
-        else:
-            raise InputError(
-                f"{path}: no such file or folder",
-                hint="Check the path; give log folders or export files.",
-            )
+        folder = _named(path)
+        if folder:
+            out.roots.append(path)
+        candidates = _walk(path, tally) if folder else [path]
         for file in candidates:
             try:
                 fmt = _format_of(file, force)
-            except OSError as exc:
-                if explicit:
-                    raise InputError(
-                        f"{file}: cannot read: {exc.strerror}", hint="Check its permissions."
-                    ) from exc
-                unreadable.append((file, exc.strerror or "unreadable"))
+            except rawfiles.READ_ERRORS as exc:
+                if not folder:
+                    raise _cannot_read(file, exc) from exc
+                tally.add(f"could not read file ({rawfiles.reason(exc)})", str(file))
                 continue
-            if fmt is None:
-                if explicit:
-                    raise _unknown_error(file)
-                unknown.append(file)
+            except InputError as exc:
+                if not folder:
+                    raise
+                tally.add(skipped_reason(file, exc), str(file))
                 continue
             out.by_format.setdefault(fmt, []).append(file)
-            if explicit:
+            if not folder:
                 out.explicit.add(file)
-    if unknown:
-        shown = ", ".join(str(p) for p in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
-        out.notices.append(
-            Notice(f"skipped files that are not a known usage export ({shown})", len(unknown))
-        )
-    for file, reason in unreadable:
-        out.notices.append(Notice(f"could not read file ({reason})", 1, str(file)))
+    out.notices.extend(tally.notices())
     for fmt, files in out.by_format.items():
         out.by_format[fmt] = sorted(set(files))
     return out

@@ -1,0 +1,172 @@
+"""Opening export files: gzip-compressed copies, UTF-16 text, byte-order marks, JSON arrays.
+
+Every loader reads its files through here, so a `.jsonl.gz` or `.csv.gz` loads like the plain
+file, a UTF-16 file (Excel's "Unicode" CSV) like its UTF-8 twin, and a byte-order mark never
+reaches a parser. What comes out is UTF-8 text as bytes.
+
+Polars-free on purpose: detection and the Claude Code reader use it before polars loads.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import msgspec
+
+from tokenlens.errors import InputError
+
+GZIP_MAGIC: Final = b"\x1f\x8b"
+ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")
+UTF8_BOM: Final = codecs.BOM_UTF8
+UTF16_BOMS: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+COMPRESSED: Final = ".gz"
+ARCHIVES: Final = (".zip",)
+# What reading a file can raise: the OS, and gzip on a damaged or cut-off stream.
+READ_ERRORS: Final = (OSError, EOFError, zlib.error)
+
+_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+_ANY = msgspec.json.Decoder()
+
+
+def plain_name(path: Path) -> str:
+    """The file name without a `.gz` ending: what the content is (`usage.csv.gz` -> `usage.csv`)."""
+    name = path.name
+    return name[: -len(COMPRESSED)] if name.lower().endswith(COMPRESSED) else name
+
+
+def plain_stem(path: Path) -> str:
+    """The plain name without its last suffix (`s1.jsonl.gz` -> `s1`)."""
+    return Path(plain_name(path)).stem
+
+
+def plain_suffix(path: Path) -> str:
+    """The lower-cased suffix of the plain name (`.jsonl` for `s1.jsonl.gz`)."""
+    return Path(plain_name(path)).suffix.lower()
+
+
+def reason(exc: BaseException) -> str:
+    """A short human reason for a read failure."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, EOFError):
+        return "compressed file is cut off"
+    if isinstance(exc, gzip.BadGzipFile | zlib.error):
+        return "damaged gzip data"
+    return str(exc) or type(exc).__name__
+
+
+def cannot_read(path: Path, exc: BaseException) -> InputError:
+    return InputError(
+        f"{path}: cannot read: {reason(exc)}", hint="Check that the file is complete and readable."
+    )
+
+
+def is_archive(head: bytes) -> bool:
+    return head.startswith(ZIP_MAGIC)
+
+
+def archive_error(path: Path) -> InputError:
+    return InputError(
+        f"{path}: a zip archive; tokenlens reads the files inside it, not the archive",
+        hint="Unzip it and give the folder (gzip-compressed .jsonl.gz / .csv.gz files are read "
+        "as they are).",
+    )
+
+
+def _utf8(data: bytes) -> bytes:
+    """UTF-16 text (found by its byte-order mark) as UTF-8; a UTF-8 byte-order mark removed."""
+    if data.startswith(UTF16_BOMS):
+        return data.decode("utf-16", "replace").encode("utf-8")
+    return data.removeprefix(UTF8_BOM)
+
+
+def open_stream(path: Path) -> BinaryIO:
+    """The file as a stream of UTF-8 bytes: gunzipped, UTF-16 transcoded, byte-order mark skipped.
+
+    A plain UTF-8 file is the open file itself (positioned after a byte-order mark), so large
+    files stream. Raises what `open` and gzip raise (`READ_ERRORS`).
+    """
+    raw = open(path, "rb")  # noqa: SIM115 (returned to the caller, who closes it)
+    try:
+        head = raw.read(4)
+        if head.startswith(GZIP_MAGIC):
+            raw.close()
+            unzipped = gzip.open(path, "rb")  # noqa: SIM115 (returned; closes its own file)
+            try:
+                inner = unzipped.peek(4)[:4]
+                if inner.startswith(UTF16_BOMS):
+                    with unzipped:
+                        return io.BytesIO(_utf8(unzipped.read()))
+                if inner.startswith(UTF8_BOM):
+                    unzipped.read(len(UTF8_BOM))
+            except BaseException:
+                unzipped.close()
+                raise
+            return unzipped  # type: ignore[return-value]
+        if head.startswith(UTF16_BOMS):
+            data = _utf8(head + raw.read())
+            raw.close()
+            return io.BytesIO(data)
+        raw.seek(len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0)
+        return raw
+    except BaseException:
+        raw.close()
+        raise
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole file as UTF-8 bytes (see `open_stream`); an InputError when it cannot be read."""
+    try:
+        with open_stream(path) as handle:
+            return handle.read()
+    except READ_ERRORS as exc:
+        raise cannot_read(path, exc) from exc
+
+
+def read_head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of the file's UTF-8 text (fewer at its end). Raises `READ_ERRORS`."""
+    want = 2 * size + 4  # room for a byte-order mark, or for UTF-16's two bytes a character
+    with open(path, "rb") as raw:
+        head = raw.read(want)
+    if head.startswith(GZIP_MAGIC):
+        with gzip.open(path, "rb") as unzipped:
+            head = unzipped.read(want)
+    if head.startswith(UTF16_BOMS):
+        body = head[: len(head) - len(head) % 2]
+        return body.decode("utf-16", "replace").encode("utf-8")[:size]
+    return head.removeprefix(UTF8_BOM)[:size]
+
+
+def is_plain(path: Path) -> bool:
+    """True when the file is UTF-8 text as stored (no gzip, no UTF-16): parsers may open it."""
+    with open(path, "rb") as raw:
+        head = raw.read(4)
+    return not head.startswith((GZIP_MAGIC, *UTF16_BOMS))
+
+
+def array_to_lines(data: bytes) -> bytes:
+    """A JSON array of records as JSON lines, one element per line; other text unchanged.
+
+    Lets a JSON-lines reader take a file saved as one array (`jq -s`, a script's `json.dump`).
+    """
+    if data.lstrip()[:1] != b"[":
+        return data
+    try:
+        items = _ARRAY.decode(data)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return data
+    lines = []
+    for item in items:
+        text = bytes(item)
+        if b"\n" in text or b"\r" in text:
+            try:  # one line per element: a pretty-printed element is written compact
+                text = msgspec.json.encode(_ANY.decode(text))
+            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+                text = text.replace(b"\r", b" ").replace(b"\n", b" ")
+        lines.append(text)
+    return b"\n".join(lines) + b"\n"
