@@ -77,7 +77,7 @@ def scan(
                 spilled.unlink()
             rows.append(out)
     frame = (
-        schema.conform(pl.scan_parquet(rows)).sort("ts", "event_id")
+        schema.conform(pl.scan_parquet(rows))  # in bucket order: sorting would cost memory
         if rows
         else schema.empty(schema.USAGE).lazy()
     )
