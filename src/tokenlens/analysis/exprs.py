@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Final
 
 import polars as pl
@@ -80,6 +81,30 @@ def _sum_or_null(column: str) -> pl.Expr:
     return pl.when(col.is_not_null().any()).then(col.sum()).otherwise(None).alias(column)
 
 
+# Dollars and request units are summed in whole units of 1e-12 (integers add exactly), so a sum
+# does not depend on the order of the rows: a store filled in another order, or the same files
+# read directly, give the same totals to the last bit, and totals equal the sum of their groups.
+_EXACT_SCALE: Final = 12
+_UNIT: Final = float(10**_EXACT_SCALE)
+
+
+def exact_sum(value: pl.Expr) -> pl.Expr:
+    """The sum of a float expression, independent of row order (nulls count as 0).
+
+    Each value is rounded to a multiple of 1e-12 (far below a cent's billionth), the multiples
+    are added as 128-bit integers, and the exact decimal result is rounded once to a float.
+    """
+    units = (value * _UNIT).round().cast(pl.Int128).sum()
+    step = pl.lit(Decimal(1).scaleb(-_EXACT_SCALE), dtype=pl.Decimal(38, _EXACT_SCALE))
+    return (units.cast(pl.Decimal(38, 0)) * step).cast(pl.Float64)
+
+
+def _exact_sum_or_null(column: str) -> pl.Expr:
+    """`exact_sum` that stays null when no row reports the column."""
+    col = pl.col(column)
+    return pl.when(col.is_not_null().any()).then(exact_sum(col)).otherwise(None).alias(column)
+
+
 TOKEN_SUMS: Final = (*schema.TOKENS, "cache_write_1h_tokens")
 SIGNALS: Final = ("lines_added", "lines_removed", "commits", "pull_requests")
 
@@ -89,15 +114,15 @@ def aggregations() -> list[pl.Expr]:
     priced = pl.col("cost_basis").is_in(["reported", "computed"])
     return [
         schema.is_usage().sum().cast(pl.Int64).alias("events"),
-        pl.col("requests").sum().alias("requests"),
+        exact_sum(pl.col("requests")).alias("requests"),
         *(_sum_or_null(c) for c in TOKEN_SUMS),
         pl.when(schema.has_tokens().any())
         .then(schema.total_tokens().sum())
         .otherwise(None)
         .alias("total_tokens"),
-        _sum_or_null("cost_usd"),
-        _sum_or_null("reported_cost_usd"),
-        _sum_or_null("computed_cost_usd"),
+        _exact_sum_or_null("cost_usd"),
+        _exact_sum_or_null("reported_cost_usd"),
+        _exact_sum_or_null("computed_cost_usd"),
         pl.when(pl.len() == 0)
         .then(pl.lit(None, pl.String))
         .when(pl.col("cost_basis").n_unique() == 1)
@@ -106,7 +131,9 @@ def aggregations() -> list[pl.Expr]:
         .alias("cost_basis"),
         schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
         # $/Mtok pairs cost with tokens: a cost without tokens (a premium request) is left out.
-        pl.col("cost_usd").filter(priced & schema.has_tokens()).sum().alias("_token_cost"),
+        exact_sum(pl.when(priced & schema.has_tokens()).then(pl.col("cost_usd"))).alias(
+            "_token_cost"
+        ),
         (~priced).sum().cast(pl.Int64).alias("unpriced_events"),
         pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
         *(_sum_or_null(c) for c in SIGNALS),

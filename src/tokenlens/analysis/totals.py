@@ -55,7 +55,9 @@ def totals(
     out = grouped.with_columns(exprs.derived()).drop("_priced_tokens", "_token_cost")
     metrics = list(METRICS)
     if blended_usd_per_mtok is not None:
-        blended = pl.col("total_tokens") * blended_usd_per_mtok / 1_000_000
+        # One multiplication per row: a division by a constant may round a row differently
+        # depending on where it sits in the frame.
+        blended = pl.col("total_tokens") * (blended_usd_per_mtok / 1_000_000)
         out = out.with_columns(blended.alias("blended_cost_usd"))
         metrics.insert(metrics.index("usd_per_mtok"), "blended_cost_usd")
     out = out.select([*by, *metrics])

@@ -69,7 +69,7 @@ def report(
     # One pass over the source; the summaries below then read memory, not the files again.
     unused = ("event_id", "origin", "price_version", "as_of")
     rows, zone = sel.rows.drop(unused).collect().lazy(), sel.tz
-    keys = [k.value for k in by] if by else []
+    keys = list(dict.fromkeys(k.value for k in by or []))  # a key given twice groups once
     overall = totals.totals(rows, tz=zone, blended_usd_per_mtok=blended_price).row(0, named=True)
     generated = datetime.now(UTC)
     shown_filters = {**sel.filters, "blended_price": blended_price}
