@@ -161,7 +161,8 @@ def test_malformed_records_are_skipped_whole_and_counted() -> None:
     df = scan.frame.collect()
     assert "carol@example.com" not in set(df.get_column("user"))
     assert [(n.message, n.count) for n in scan.notices] == [
-        ("Anthropic: skipped malformed Claude Code analytics records", 2)
+        ("Anthropic: skipped Claude Code analytics records with a negative token count", 1),
+        ("Anthropic: skipped malformed Claude Code analytics records", 1),
     ]
 
 

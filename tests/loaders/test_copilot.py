@@ -552,25 +552,36 @@ def test_two_versions_from_one_file_path_resolve_the_same_way_in_any_order() -> 
 
 
 def test_malformed_csv_rows_are_skipped_and_counted(tmp_path: Path) -> None:
-    header = '"date","username","product","sku","model","quantity","net_amount","input"\n'
-    good = '"2025-10-01","dev-anna","copilot","copilot_premium_request","GPT-5","2","0.08",""\n'
+    header = (
+        '"date","username","product","sku","model","quantity","net_amount",'
+        '"input","output","cache_read","cache_write"\n'
+    )
+    rest = ',"","",""\n'  # the other token cells, empty
+    good = '"2025-10-01","dev-anna","copilot","copilot_premium_request","GPT-5","2","0.08",""'
     target = _write(
         tmp_path / "report.csv",
         header
         + good
-        + '"not-a-date","dev-anna","copilot","copilot_premium_request","GPT-5","1","0.04",""\n'
-        + '"2025-10-02","dev-ben","copilot","copilot_premium_request","GPT-5","lots","0",""\n'
-        + '"2025-10-02","dev-ben","copilot","copilot_premium_request","GPT-5","1","0","12x"\n'
-        + '"2025-10-02","dev-ben","copilot","copilot_premium_request","GPT-5","1","0","","x"\n'
+        + rest
+        + '"not-a-date","dev-anna","copilot","copilot_premium_request","GPT-5","1","0.04",""'
+        + rest
+        + '"2025-10-02","dev-ben","copilot","copilot_premium_request","GPT-5","lots","0",""'
+        + rest
+        + '"2025-10-02","dev-ben","copilot","copilot_premium_request","GPT-5","1","0","12x"'
+        + rest
+        + '"2025-10-02","dev-ben","copilot","copilot_premium_request","GPT-5","1","0","","","",""'
+        + ',"x"\n'
         + "\n"
-        + '"2025-10-03","dev-ben","copilot","copilot_premium_request","GPT-5","0.5","0.02",""\n',
+        + '"2025-10-03","dev-ben","copilot","copilot_premium_request","GPT-5","0.5","0.02",""'
+        + rest,
     )
     result = scan([target], user="x")
     frame = result.frame.collect()
     assert frame.height == 2
     assert _exact(_sum(frame, "requests")) == Decimal("2.5")
-    assert [(n.message, n.count) for n in result.notices] == [
-        ("GitHub Copilot: skipped malformed usage report rows", 4)
+    where = str(target)
+    assert [(n.message, n.count, n.path) for n in result.notices] == [
+        ("GitHub Copilot: skipped malformed usage report rows", 4, f"{where}:3,4,5,6")
     ]
 
 
@@ -604,7 +615,9 @@ def test_bytes_that_are_not_utf8_do_not_stop_the_report(tmp_path: Path) -> None:
     frame = result.frame.collect()
     assert frame.get_column("requests").to_list() == [1.5]
     assert frame.get_column("user").item().startswith("caf")
-    assert result.notices == []
+    assert [(n.message, n.count, n.path) for n in result.notices] == [
+        ("GitHub Copilot: read rows holding invalid UTF-8 (bad bytes replaced)", 1, f"{target}:2")
+    ]
 
 
 def test_malformed_legacy_metrics_days_are_skipped_and_counted(tmp_path: Path) -> None:
@@ -634,7 +647,9 @@ def test_a_header_only_report_gives_no_rows(tmp_path: Path) -> None:
     target = _write(tmp_path / "empty.csv", USAGE_2025.read_text().splitlines()[0] + "\n")
     result = scan([target], user="x")
     assert result.frame.collect().height == 0
-    assert result.notices == []
+    assert [(n.message, n.count) for n in result.notices] == [
+        ("GitHub Copilot: the file holds a header and no rows", None)
+    ]
 
 
 # --------------------------------------------------------------------------- sample_data

@@ -539,8 +539,16 @@ def test_malformed_rows_are_skipped_and_counted(tmp_path: Path) -> None:
     frame = scan.frame.collect()
     assert frame.height == 1
     assert total_tokens(frame) == 2150
-    assert [(n.message, n.count) for n in scan.notices] == [
-        ("Cursor: skipped rows with an unreadable Date or token count", 5)
+    where = str(tmp_path / "bad.csv")
+    assert [(n.message, n.count, n.path) for n in scan.notices] == [
+        ("Cursor: skipped rows with an unreadable Date", 1, f"{where}:3"),
+        ("Cursor: skipped rows with a token count that is not a number", 2, f"{where}:4,6"),
+        ("Cursor: skipped rows with a negative token count", 1, f"{where}:5"),
+        (
+            "Cursor: skipped rows with some token cells empty (a short or shifted row)",
+            1,
+            f"{where}:7",
+        ),
     ]
 
 

@@ -272,7 +272,7 @@ def test_impossible_token_counts_are_skipped_and_counted(tmp_path: Path) -> None
     scan = gemini.scan([path], user="alice")
     assert scan.frame.collect().height == 0
     assert [(n.message, n.count) for n in scan.notices] == [
-        ("Gemini: skipped records with impossible token counts", 1)
+        ("Gemini: skipped records with a negative token count", 1)
     ]
 
 

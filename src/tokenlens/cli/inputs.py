@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from tokenlens.errors import InputError, Notice
@@ -69,33 +70,48 @@ def discover(source: str | None = None) -> Classified:
             files = claude_lines.find_files(folders)
             if files:
                 out.by_format[fmt] = files
+                out.roots.extend(folders)
         else:
             found = detect.classify(folders, force=fmt)
             out.by_format.update(found.by_format)
             out.notices.extend(found.notices)
+            out.roots.extend(found.roots)
     return out
 
 
-def _scan_group(module: Any, files: list[Path], explicit: set[Path], user: str) -> list[Scan]:
-    """One loader over its files; a bad file inside a folder is skipped, a named one refused."""
+def _scan_group(module: Any, files: list[Path], explicit: set[Path], user: str) -> Scan:
+    """One loader over its files; a bad file inside a folder is skipped, a named one refused.
+
+    When a file is refused, the others are read one by one and merged by the source's own
+    identity rule, so rows that several files share still count once.
+    """
     try:
-        return [module.scan(files, user=user)]
+        return module.scan(files, user=user)  # type: ignore[no-any-return]
     except InputError:
         if len(files) == 1 and files[0] in explicit:
             raise
-    from tokenlens.loaders.base import Scan as ScanType
-    from tokenlens.schema import USAGE, empty
+    import polars as pl
 
-    scans: list[Scan] = []
+    from tokenlens.loaders import detect
+    from tokenlens.loaders.base import Scan as ScanType
+
+    good: list[Scan] = []
+    skipped: list[Notice] = []
     for file in files:
         try:
-            scans.append(module.scan([file], user=user))
+            good.append(module.scan([file], user=user))
         except InputError as exc:
             if file in explicit:
                 raise
-            skipped = [Notice(exc.message, 1, str(file))]
-            scans.append(ScanType("skipped", empty(USAGE).lazy(), skipped))
-    return scans
+            skipped.append(Notice(detect.skipped_reason(file, exc), 1, str(file)))
+    notices = [n for scan in good for n in scan.notices] + skipped
+    if not good:
+        from tokenlens.schema import USAGE, empty
+
+        return ScanType("skipped", empty(USAGE).lazy(), notices)
+    frame = module.dedupe(pl.concat([scan.frame for scan in good], how="vertical"))
+    read_files = [f for scan in good for f in scan.files]
+    return ScanType(good[0].source, frame.collect().lazy(), notices, read_files)
 
 
 @dataclass
@@ -131,15 +147,83 @@ def read(classified: Classified, *, user: str) -> Read:
         by_module.setdefault(loaders.MODULES[fmt], []).extend(files)
     for fmt_module, files in by_module.items():
         module = importlib.import_module(fmt_module)
-        scans.extend(_scan_group(module, sorted(set(files)), classified.explicit, user))
+        scans.append(_scan_group(module, sorted(set(files)), classified.explicit, user))
         merges.update(dict.fromkeys(module.SOURCES, module.dedupe))
     for scan in scans:
         notices.extend(scan.notices)
     from tokenlens import schema
 
     frames = [scan.frame for scan in scans] or [schema.empty(schema.USAGE).lazy()]
+    frame = pl.concat(frames, how="vertical")
+    notices.extend(_date_notices(frame))
     read_files = [f for scan in scans for f in scan.files]
-    return Read(pl.concat(frames, how="vertical"), notices, read_files, merges)
+    return Read(frame, shown(notices, classified.roots), read_files, merges)
+
+
+def _date_notices(frame: pl.LazyFrame) -> list[Notice]:
+    """Rows dated in the future or before 2020 are kept, and counted per file: a wrong clock or
+    a damaged export, not something to drop silently or to sum silently."""
+    import polars as pl
+
+    from tokenlens.loaders.checks import EARLIEST
+
+    future = datetime.now(UTC) + timedelta(days=1)
+    ts = pl.col("ts")
+    counts = (
+        frame.select("ts", "origin")
+        .filter((ts > future) | (ts < EARLIEST))
+        .group_by("origin", maintain_order=True)
+        .agg(future=(ts > future).sum(), early=(ts < EARLIEST).sum())
+        .collect()
+    )
+    out = []
+    for origin, late, early in counts.iter_rows():
+        if late:
+            out.append(Notice("rows dated in the future (kept)", late, origin))
+        if early:
+            out.append(Notice("rows dated before 2020 (kept)", early, origin))
+    return out
+
+
+# Notices of one kind naming files: how many are listed before the rest are summed up.
+FILES_SHOWN = 10
+
+
+def shown(notices: list[Notice], roots: list[Path]) -> list[Notice]:
+    """Notices as the user reads them: a file inside a folder named on the command line is shown
+    as that folder's name and the path inside it (`exports/cursor/team.csv:14`), never as an
+    absolute path; past `FILES_SHOWN` files of one kind, the rest are one summed notice."""
+    ordered = sorted(roots, key=lambda r: len(r.parts), reverse=True)
+    per_message: dict[str, int] = {}
+    rest: dict[str, tuple[int, int]] = {}
+    out: list[Notice] = []
+    for n in notices:
+        if n.path is None:
+            out.append(n)
+            continue
+        seen = per_message.get(n.message, 0)
+        per_message[n.message] = seen + 1
+        if seen < FILES_SHOWN:
+            out.append(Notice(n.message, n.count, _relative(n.path, ordered)))
+        else:
+            files, count = rest.get(n.message, (0, 0))
+            rest[n.message] = (files + 1, count + (n.count or 0))
+    for message, (files, count) in rest.items():
+        out.append(Notice(f"{message} (in {files:,} more files)", count))
+    return out
+
+
+def _relative(where: str, roots: list[Path]) -> str:
+    """`where` (a path, maybe with `:line`) inside one of `roots`, as `<root name>/<inside>`."""
+    place = PurePath(where)
+    for root in roots:
+        try:
+            inside = place.relative_to(root)
+        except ValueError:
+            continue
+        name = root.name if root.name not in ("", ".", "..") else ""
+        return str(PurePath(name, inside)) if name else str(inside)
+    return where
 
 
 def load(

@@ -41,8 +41,10 @@ import msgspec
 import polars as pl
 
 from tokenlens import schema
-from tokenlens.errors import InputError, Notice
+from tokenlens.loaders import checks
+from tokenlens.loaders import files as rawfiles
 from tokenlens.loaders.base import ExportKind, Scan
+from tokenlens.loaders.checks import Tally
 
 SOURCE_CLAUDE_CODE: Final = "anthropic_claude_code"
 SOURCE_API: Final = "anthropic_api"
@@ -222,28 +224,39 @@ _RAW: Final[dict[str, pl.DataType]] = {
 }
 
 
+class _RefusedError(ValueError):
+    """A record whose numbers cannot be used; the message says why (a `checks` reason)."""
+
+
 @dataclass
 class _Rows:
     columns: dict[str, list[Any]] = field(default_factory=lambda: {n: [] for n in _RAW})
-    malformed: dict[str, int] = field(default_factory=dict)
-    unknown_items: int = 0
-    other_currency: int = 0
+    tally: Tally = field(default_factory=lambda: Tally("Anthropic: "))
+    origin: str = ""
 
     def add(self, **row: Any) -> None:
         for name, values in self.columns.items():
             values.append(row.get(name))
 
-    def bad(self, source: str) -> None:
-        self.malformed[source] = self.malformed.get(source, 0) + 1
+    def bad(self, source: str, exc: Exception | None = None) -> None:
+        """Count a skipped item of `source`: malformed, or refused for the reason in `exc`."""
+        if isinstance(exc, _RefusedError):
+            self.tally.add(f"skipped {_NAMES[source]} with {exc}", self.origin)
+        else:
+            self.tally.add(f"skipped malformed {_NAMES[source]}", self.origin)
 
 
 def _int(value: Count) -> int | None:
-    """A count as an int; null stays null. Fractions, negatives and NaN are refused."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or value < 0 or value != int(value):
-        raise ValueError(f"impossible count {value!r}")
-    return int(value)
+    """A count as an int; null stays null. Fractions, negatives, NaN and absurd counts are
+    refused."""
+    problem = checks.token_problem(value, checks.MAX_ROW_TOKENS)
+    if problem:
+        raise _RefusedError(problem)
+    return None if value is None else int(value)
+
+
+# The largest amount a row may report, in dollars.
+_MAX_DOLLARS: Final = 1e12
 
 
 def _dollars(cents: Money) -> float | None:
@@ -255,8 +268,11 @@ def _dollars(cents: Money) -> float | None:
     except InvalidOperation as exc:
         raise ValueError(f"not an amount: {cents!r}") from exc
     if not amount.is_finite():
-        raise ValueError(f"not an amount: {cents!r}")
-    return float(amount / 100)
+        raise _RefusedError("an amount that is NaN or Infinity")
+    dollars = float(amount / 100)
+    if abs(dollars) > _MAX_DOLLARS:
+        raise _RefusedError(f"an absurd amount (over ${_MAX_DOLLARS:,.0f})")
+    return dollars
 
 
 def _key(pairs: Iterable[tuple[str, Any]]) -> str:
@@ -265,7 +281,7 @@ def _key(pairs: Iterable[tuple[str, Any]]) -> str:
 
 
 def _claude_code(item: dict[str, Any], origin: str, rows: _Rows) -> None:
-    record = msgspec.convert(item, _ClaudeCodeRecord)
+    record = msgspec.convert(item, _ClaudeCodeRecord, strict=False)
     actor = record.actor
     who = actor.email_address or actor.api_key_name
     if not who:
@@ -322,11 +338,12 @@ def _claude_code(item: dict[str, Any], origin: str, rows: _Rows) -> None:
         )
     for row in pending:  # all or nothing: a bad number anywhere skips the whole record
         rows.add(**row)
-    rows.other_currency += other_currency
+    if other_currency:
+        rows.tally.add(_OTHER_CURRENCY, origin, count=other_currency)
 
 
 def _usage(bucket: _Bucket, item: dict[str, Any], origin: str, rows: _Rows) -> None:
-    r = msgspec.convert(item, _UsageResult)
+    r = msgspec.convert(item, _UsageResult, strict=False)
     cache = r.cache_creation or _CacheCreation()
     write_1h = _int(cache.ephemeral_1h_input_tokens) or 0
     write_5m = _int(cache.ephemeral_5m_input_tokens) or 0
@@ -353,9 +370,9 @@ def _usage(bucket: _Bucket, item: dict[str, Any], origin: str, rows: _Rows) -> N
 
 
 def _cost(bucket: _Bucket, item: dict[str, Any], origin: str, rows: _Rows) -> None:
-    r = msgspec.convert(item, _CostResult)
+    r = msgspec.convert(item, _CostResult, strict=False)
     if r.currency not in (None, "", CURRENCY):
-        rows.other_currency += 1
+        rows.tally.add(_OTHER_CURRENCY, origin)
         return
     kinds = [k for k in (r.cost_type, r.token_type) if k]
     rows.add(
@@ -374,7 +391,7 @@ def _cost(bucket: _Bucket, item: dict[str, Any], origin: str, rows: _Rows) -> No
 
 def _bucket(item: dict[str, Any], origin: str, rows: _Rows) -> None:
     try:
-        bucket = msgspec.convert(item, _Bucket)
+        bucket = msgspec.convert(item, _Bucket, strict=False)
     except msgspec.ValidationError:
         rows.bad(SOURCE_API)
         return
@@ -386,37 +403,21 @@ def _bucket(item: dict[str, Any], origin: str, rows: _Rows) -> None:
             continue
         try:
             (_cost if is_cost else _usage)(bucket, result, origin, rows)
-        except (msgspec.ValidationError, ValueError):
-            rows.bad(source)
+        except (msgspec.ValidationError, ValueError) as exc:
+            rows.bad(source, exc)
 
 
 # ------------------------------------------------------------------------------ reading
 
 
-def _documents(path: Path) -> list[Any]:
-    """The JSON documents in a file: one document, or one per line."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read: {exc.strerror or type(exc).__name__}",
-            hint="Check that the file exists and is readable.",
-        ) from exc
-    try:
-        return [_ANY.decode(data)]
-    except msgspec.DecodeError as whole:
-        docs = []
-        for line in data.splitlines():
-            if not line.strip():
-                continue
-            try:
-                docs.append(_ANY.decode(line))
-            except msgspec.DecodeError:
-                raise InputError(
-                    f"{path}: not valid JSON ({whole})",
-                    hint="Save the API response as it came; re-download it if it was cut short.",
-                ) from None
-        return docs
+def _documents(path: Path, rows: _Rows) -> list[Any]:
+    """The JSON documents in a file: one document, or one per line (bad lines are told)."""
+    docs = rawfiles.json_documents(path, rawfiles.read_bytes(path))
+    for line in docs.bad_lines:
+        rows.tally.add("skipped lines that are not valid JSON", str(path), line)
+    if docs.repaired:
+        rows.tally.add("read a file holding invalid UTF-8 (bad bytes replaced)", str(path))
+    return docs.values
 
 
 def _items(doc: Any) -> Iterator[Any]:
@@ -433,21 +434,25 @@ def _items(doc: Any) -> Iterator[Any]:
         yield doc
 
 
+_UNKNOWN: Final = "skipped items that are neither usage buckets nor Claude Code records"
+_OTHER_CURRENCY: Final = "ignored amounts in a currency other than USD"
+
+
 def _read(path: Path, rows: _Rows) -> None:
-    origin = str(path)
-    for doc in _documents(path):
+    origin = rows.origin = str(path)
+    for doc in _documents(path, rows):
         for item in _items(doc):
             if not isinstance(item, dict):
-                rows.unknown_items += 1
+                rows.tally.add(_UNKNOWN, origin)
             elif "results" in item:
                 _bucket(item, origin, rows)
             elif "actor" in item or "model_breakdown" in item:
                 try:
                     _claude_code(item, origin, rows)
-                except (msgspec.ValidationError, ValueError):
-                    rows.bad(SOURCE_CLAUDE_CODE)
+                except (msgspec.ValidationError, ValueError) as exc:
+                    rows.bad(SOURCE_CLAUDE_CODE, exc)
             else:
-                rows.unknown_items += 1
+                rows.tally.add(_UNKNOWN, origin)
 
 
 # ------------------------------------------------------------------------------ frame
@@ -464,11 +469,12 @@ def _parse_ts(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.str.len_chars() == 10).then(day).otherwise(full)
 
 
-def _canonical(raw: pl.DataFrame) -> tuple[pl.LazyFrame, int]:
-    """Canonical rows, and how many had an unreadable date or bucket time."""
+def _canonical(raw: pl.DataFrame) -> tuple[pl.LazyFrame, dict[str, int]]:
+    """Canonical rows, and how many per file had an unreadable date or bucket time."""
     parsed = raw.with_columns(ts=_parse_ts(pl.col("start")), _end=_parse_ts(pl.col("end")))
     readable = pl.col("ts").is_not_null() & pl.col("_end").is_not_null()
-    bad = parsed.height - parsed.filter(readable).height
+    unreadable = parsed.filter(~readable).group_by("origin", maintain_order=True).len()
+    bad = dict(unreadable.iter_rows())
     when = (
         pl.when(pl.col("source") == SOURCE_CLAUDE_CODE)
         .then(pl.col("ts").dt.strftime("%Y-%m-%d"))
@@ -545,7 +551,9 @@ def scan(files: list[Path], *, user: str) -> Scan:
     raw = pl.DataFrame({n: pl.Series(n, rows.columns[n], dtype=t) for n, t in _RAW.items()})
     frame, bad_dates = _canonical(raw)
     out = dedupe(schema.conform(frame)).collect()
-    return Scan(SOURCE_API, out.lazy(), _notices(rows, bad_dates), unique)
+    for origin, count in bad_dates.items():
+        rows.tally.add("skipped rows with an unreadable date", origin, count=count)
+    return Scan(SOURCE_API, out.lazy(), rows.tally.notices(), unique)
 
 
 _NAMES: Final = {
@@ -553,24 +561,3 @@ _NAMES: Final = {
     SOURCE_API: "messages usage results",
     SOURCE_COST: "cost items",
 }
-
-
-def _notices(rows: _Rows, bad_dates: int) -> list[Notice]:
-    notices = [
-        Notice(f"Anthropic: skipped malformed {_NAMES[source]}", count)
-        for source, count in sorted(rows.malformed.items())
-    ]
-    if rows.unknown_items:
-        notices.append(
-            Notice(
-                "Anthropic: skipped items that are neither usage buckets nor Claude Code records",
-                rows.unknown_items,
-            )
-        )
-    if rows.other_currency:
-        notices.append(
-            Notice("Anthropic: ignored amounts in a currency other than USD", rows.other_currency)
-        )
-    if bad_dates:
-        notices.append(Notice("Anthropic: skipped rows with an unreadable date", bad_dates))
-    return notices

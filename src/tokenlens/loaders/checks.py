@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Final
 
 from tokenlens.errors import Notice
@@ -26,6 +27,7 @@ LINES_SHOWN: Final = 5
 
 NEGATIVE: Final = "a negative token count"
 NOT_WHOLE: Final = "a token count that is not a whole number"
+NOT_NUMBER: Final = "a token count that is not a number"
 NOT_FINITE: Final = "a NaN or Infinity token count"
 
 
@@ -38,7 +40,7 @@ def token_problem(value: object, limit: int) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return NOT_WHOLE
+        return NOT_NUMBER
     if not math.isfinite(value):
         return NOT_FINITE
     if value < 0:
@@ -91,3 +93,7 @@ class Tally:
                 where = located(path, lines[:LINES_SHOWN], more=len(lines) > LINES_SHOWN)
             out.append(Notice(f"{self._prefix}{reason}", entry.count, where))
         return out
+
+
+# Rows dated before this are kept but said to be suspect: no assistant logged tokens earlier.
+EARLIEST: Final = datetime(2020, 1, 1, tzinfo=UTC)

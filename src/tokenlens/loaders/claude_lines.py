@@ -24,7 +24,8 @@ from typing import Annotated, Final
 import msgspec
 
 from tokenlens.errors import InputError
-from tokenlens.loaders import checks, files
+from tokenlens.loaders import checks
+from tokenlens.loaders import files as rawfiles
 
 SOURCE: Final = "claude_code"
 PARALLEL_MIN_BYTES: Final = 64 << 20
@@ -215,7 +216,7 @@ def _usage_lines(path: str) -> Iterator[tuple[bytes, bool]]:
 
     The file may be gzip-compressed, UTF-16, or one JSON array of lines (see `files`).
     """
-    with files.open_stream(Path(path)) as handle:
+    with rawfiles.open_stream(Path(path)) as handle:
         carry = b""
         first = True
         while True:
@@ -225,7 +226,7 @@ def _usage_lines(path: str) -> Iterator[tuple[bytes, bool]]:
             if first:
                 first = False
                 if block.lstrip()[:1] == b"[":  # a JSON array, not JSON lines
-                    block = files.array_to_lines(block + handle.read())
+                    block = rawfiles.array_to_lines(block + handle.read())
             data = carry + block if carry else block
             cut = data.rfind(b"\n") + 1
             carry = data[cut:]
@@ -287,8 +288,8 @@ def _scan_files(jobs: list[FileJob]) -> Chunk:
                 old = records.get(record[0])
                 if old is None or _better(record, old):
                     records[record[0]] = record
-        except files.READ_ERRORS as exc:
-            chunk.unreadable.append((job.path, files.reason(exc)))
+        except rawfiles.READ_ERRORS as exc:
+            chunk.unreadable.append((job.path, rawfiles.reason(exc)))
         if damaged:
             chunk.problems.extend(_locate(job.path, damaged))
     return chunk
@@ -336,11 +337,11 @@ def _invalid(message: str) -> str:
 def _locate(path: str, damaged: list[tuple[bytes, str]]) -> list[tuple[str, int | None, str]]:
     """The line numbers of damaged lines, found again in the file (a rare, slow path)."""
     try:
-        data = files.read_bytes(Path(path))
+        data = rawfiles.read_bytes(Path(path))
     except InputError:
         return [(path, None, problem) for _, problem in damaged]
     if data.lstrip()[:1] == b"[":
-        data = files.array_to_lines(data)
+        data = rawfiles.array_to_lines(data)
     out: list[tuple[str, int | None, str]] = []
     pos = counted = line = 0
     for raw, problem in damaged:  # in file order
@@ -468,11 +469,11 @@ def _job(path: Path, origin: int) -> FileJob:
         at = len(parts) - 1 - parts[::-1].index("subagents")
         session, project = parts[at - 1], parts[at - 2] if at >= 2 else ""
     elif len(parts) >= 3 and parts[-3] == "projects":
-        session, project = files.plain_stem(path), parts[-2]
+        session, project = rawfiles.plain_stem(path), parts[-2]
     elif len(parts) >= 4 and parts[-4] == "projects":
         session, project = parts[-2], parts[-3]
     else:
-        session, project = files.plain_stem(path), path.parent.name
+        session, project = rawfiles.plain_stem(path), path.parent.name
     from_lines = path.name.startswith("agent-") and "subagents" not in parts[:-1]
     return FileJob(str(path), session, project, origin, from_lines)
 

@@ -44,8 +44,11 @@ import msgspec
 import polars as pl
 
 from tokenlens import schema
-from tokenlens.errors import InputError, Notice
-from tokenlens.loaders.base import ExportKind, Scan
+from tokenlens.errors import Notice
+from tokenlens.loaders import checks
+from tokenlens.loaders import files as rawfiles
+from tokenlens.loaders.base import ExportKind, Scan, epoch_text
+from tokenlens.loaders.checks import Tally
 
 SOURCE: Final = "codex"
 SOURCES: Final = (SOURCE,)
@@ -126,7 +129,7 @@ class _Envelope(msgspec.Struct, gc=False):
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
-_EVENT = msgspec.json.Decoder(_EventMsg)
+_EVENT = msgspec.json.Decoder(_EventMsg, strict=False)  # counts written as strings are read
 _TURN = msgspec.json.Decoder(_TurnContext)
 _META = msgspec.json.Decoder(_SessionMeta)
 _ANY = msgspec.json.Decoder()
@@ -156,10 +159,15 @@ class _File:
     has_meta: bool = False
 
 
+MALFORMED: Final = "skipped malformed lines"
+CUT_OFF: Final = "skipped half-written last lines (session still running?)"
+BAD_UTF8: Final = "read lines holding invalid UTF-8 (bad bytes replaced)"
+TOO_DEEP: Final = "skipped lines nested too deeply to read"
+
+
 @dataclass
 class _Counts:
-    malformed: int = 0
-    truncated: int = 0
+    tally: Tally = field(default_factory=lambda: Tally("Codex: "))
     skipped_archived: int = 0
 
 
@@ -192,8 +200,9 @@ def _prefer_active(files: list[Path]) -> tuple[list[Path], int]:
 # ------------------------------------------------------------------------------ reading
 
 
-def _candidate_lines(data: bytes) -> Iterator[tuple[bytes, bool]]:
-    """(line, is_unterminated_last_line) for lines holding one of the markers, in file order."""
+def _candidate_lines(data: bytes) -> Iterator[tuple[int, bytes, bool]]:
+    """(start, line, is_unterminated_last_line) for lines holding one of the markers, in file
+    order."""
     starts: set[int] = set()
     find, rfind = data.find, data.rfind
     for marker in _MARKERS:
@@ -208,9 +217,9 @@ def _candidate_lines(data: bytes) -> Iterator[tuple[bytes, bool]]:
     for start in sorted(starts):
         end = find(b"\n", start)
         if end < 0:
-            yield data[start:], True
+            yield start, data[start:], True
         else:
-            yield data[start:end], False
+            yield start, data[start:end], False
 
 
 def _timestamp(value: str | int | float | None) -> str | None:
@@ -243,24 +252,42 @@ def _stem_session(path: Path) -> str:
     return found.group(0) if found else path.stem
 
 
+class _LineNumbers:
+    """Line numbers of offsets in one file, asked in increasing order (problems only)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._offset = 0
+        self._line = 1
+
+    def at(self, offset: int) -> int:
+        self._line += self._data.count(b"\n", self._offset, offset)
+        self._offset = offset
+        return self._line
+
+
 def _read_file(path: Path, counts: _Counts) -> _File:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read: {exc.strerror or type(exc).__name__}",
-            hint="Check that the file exists and is readable.",
-        ) from exc
+    data = rawfiles.array_to_lines(rawfiles.read_bytes(path))
     out = _File(_stem_session(path), None, None, _SUBAGENT_MARK in data[:_HEAD])
     model: str | None = None
-    for raw, unterminated in _candidate_lines(data):
+    lines = _LineNumbers(data)
+    where = str(path)
+    for start, raw, unterminated in _candidate_lines(data):
         try:
             line = _ENVELOPE.decode(raw)
-        except msgspec.DecodeError:
-            if unterminated:
-                counts.truncated += 1
+        except UnicodeDecodeError:
+            try:
+                line = _ENVELOPE.decode(raw.decode("utf-8", "replace").encode("utf-8"))
+            except rawfiles.JSON_ERRORS:
+                counts.tally.add(MALFORMED, where, lines.at(start))
+                continue
+            counts.tally.add(BAD_UTF8, where, lines.at(start))
+        except rawfiles.JSON_ERRORS as exc:
+            if unterminated and isinstance(exc, msgspec.DecodeError):
+                counts.tally.add(CUT_OFF, where, lines.at(start))
             elif b'"token_count"' in raw:
-                counts.malformed += 1
+                reason = TOO_DEEP if isinstance(exc, RecursionError) else MALFORMED
+                counts.tally.add(reason, where, lines.at(start))
             continue
         try:
             if line.type == "turn_context":
@@ -279,9 +306,15 @@ def _read_file(path: Path, counts: _Counts) -> _File:
                 if event is not None:
                     model = event.model or model
                     out.events.append(event)
-        except (msgspec.DecodeError, ValueError):
-            counts.malformed += 1
+        except _RefusedError as exc:
+            counts.tally.add(f"skipped events with {exc}", where, lines.at(start))
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            counts.tally.add(MALFORMED, where, lines.at(start))
     return out
+
+
+class _RefusedError(ValueError):
+    """An event whose counts cannot be used; the message says why (a `checks` reason)."""
 
 
 def _event(line: _Envelope, msg: _EventMsg, model: str | None) -> _Event | None:
@@ -296,8 +329,12 @@ def _event(line: _Envelope, msg: _EventMsg, model: str | None) -> _Event | None:
     own = (msg.model or info.model or "").strip() or None
     total = info.total_token_usage.values() if info.total_token_usage else None
     last = info.last_token_usage.values() if info.last_token_usage else None
-    if any(v < 0 for v in (*(total or ()), *(last or ()))):
-        raise ValueError("negative token count")
+    # a turn holds what one call can; the running totals of a long session may hold more
+    for values, limit in ((last, checks.MAX_CALL_TOKENS), (total, checks.MAX_ROW_TOKENS)):
+        for value in values or ():
+            problem = checks.token_problem(value, limit)
+            if problem:
+                raise _RefusedError(problem)
     return _Event(timestamp, own or model, total, last)
 
 
@@ -377,8 +414,9 @@ _RAW_TOKENS: Final = ("raw_input", "raw_cached", "raw_output", "raw_reasoning", 
 
 
 def _parse_ts(col: str) -> pl.Expr:
+    """RFC 3339 text, else epoch seconds or milliseconds written as digits."""
     parsed = pl.col(col).str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
-    return parsed.dt.cast_time_unit("us")
+    return parsed.dt.cast_time_unit("us").fill_null(epoch_text(pl.col(col)))
 
 
 def _canonical(raw: pl.LazyFrame, *, user: str) -> pl.LazyFrame:
@@ -453,25 +491,17 @@ def scan(files: list[Path], *, user: str) -> Scan:
     columns = _rows(kept, counts)
     raw = pl.DataFrame({n: pl.Series(n, columns[n], dtype=t) for n, t in _RAW.items()})
     raw = raw.with_columns(ts=_parse_ts("timestamp"))
-    bad_ts = raw.get_column("ts").null_count()
+    if raw.get_column("ts").null_count():
+        unreadable = raw.filter(pl.col("ts").is_null()).group_by("origin", maintain_order=True)
+        for origin, count in unreadable.len().iter_rows():
+            counts.tally.add("skipped events with an unreadable timestamp", origin, count=count)
     frame = _canonical(raw.lazy().filter(pl.col("ts").is_not_null()), user=user)
     out = dedupe(schema.conform(frame)).collect()
-    return Scan(SOURCE, out.lazy(), _notices(counts, bad_ts), unique)
+    return Scan(SOURCE, out.lazy(), _notices(counts), unique)
 
 
-def _notices(counts: _Counts, bad_ts: int) -> list[Notice]:
-    notices = []
-    if counts.malformed:
-        notices.append(Notice("Codex: skipped malformed lines", counts.malformed))
-    if counts.truncated:
-        notices.append(
-            Notice(
-                "Codex: skipped half-written last lines (session still running?)",
-                counts.truncated,
-            )
-        )
-    if bad_ts:
-        notices.append(Notice("Codex: skipped events with an unreadable timestamp", bad_ts))
+def _notices(counts: _Counts) -> list[Notice]:
+    notices = counts.tally.notices()
     if counts.skipped_archived:
         notices.append(
             Notice(

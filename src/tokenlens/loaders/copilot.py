@@ -60,15 +60,17 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
 import polars as pl
 
 from tokenlens import schema
 from tokenlens.errors import InputError, Notice
-from tokenlens.loaders import detect
+from tokenlens.loaders import checks, detect
+from tokenlens.loaders import files as rawfiles
 from tokenlens.loaders.base import ExportKind, Scan
+from tokenlens.loaders.checks import Tally
 
 __all__ = ["EXPORTS", "ORG_USER", "SOURCE", "SOURCES", "dedupe", "scan"]
 
@@ -153,7 +155,10 @@ def scan(files: list[Path], *, user: str) -> Scan:
     frames: list[pl.DataFrame] = []
     notices: list[Notice] = []
     for path in sorted(set(files)):
-        fmt = detect.sniff(_head(path), path.name)
+        head = _head(path)
+        if rawfiles.is_archive(head):
+            raise rawfiles.archive_error(path)
+        fmt = detect.sniff(head, rawfiles.plain_name(path))
         reader = _READERS.get(fmt or "")
         if reader is None:
             raise InputError(
@@ -209,19 +214,12 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
 def _head(path: Path) -> bytes:
     try:
         return detect.read_head(path)
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read: {exc.strerror}", hint="Check the path and its permissions."
-        ) from exc
+    except rawfiles.READ_ERRORS as exc:
+        raise rawfiles.cannot_read(path, exc) from exc
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read: {exc.strerror}", hint="Check the path and its permissions."
-        ) from exc
+    return rawfiles.read_bytes(path)
 
 
 def _header(path: Path, data: bytes) -> list[str]:
@@ -239,8 +237,9 @@ def _header(path: Path, data: bytes) -> list[str]:
     return names
 
 
-def _read_table(path: Path, data: bytes) -> pl.DataFrame:
-    """Every cell as a string ("" when empty), columns named by the header.
+def _read_table(path: Path, data: bytes) -> tuple[pl.DataFrame, bool]:
+    """Every cell as a string ("" when empty), columns named by the header, plus `_ROW` (the
+    row's index, for line numbers); and whether invalid UTF-8 was replaced.
 
     Column `_EXTRA` is "" unless the row has more fields than the header (a malformed row). The
     plain, strict UTF-8 read is the fast path; only when it fails is the file read again with
@@ -253,11 +252,14 @@ def _read_table(path: Path, data: bytes) -> pl.DataFrame:
         "skip_rows": 1,
         "empty_string_is_null": False,
         "raise_if_empty": False,
+        "row_index_name": _ROW,
     }
+    repaired = False
     try:
         raw = pl.read_csv(data, schema=dict.fromkeys(slots, pl.String()), **options)
         raw = raw.with_columns(pl.lit("").alias(_EXTRA))
     except pl.exceptions.PolarsError:
+        repaired = _invalid_utf8(data)
         try:
             raw = pl.read_csv(
                 data,
@@ -272,7 +274,16 @@ def _read_table(path: Path, data: bytes) -> pl.DataFrame:
             raise InputError(
                 f"{path}: cannot read as CSV ({reason})", hint="Download the report again."
             ) from exc
-    return raw.rename(dict(zip(slots, header, strict=True))).with_columns(pl.all().fill_null(""))
+    named = raw.rename(dict(zip(slots, header, strict=True)))
+    return named.with_columns(pl.exclude(_ROW).fill_null("")), repaired
+
+
+def _invalid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _pick(present: Sequence[str], table: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -368,26 +379,25 @@ def _csv_rows(
     """Canonical rows of one billing CSV, with notices about the rows it skipped."""
     data = _read_bytes(path)
     escape = b"|" in data or b"\\" in data
-    raw = _read_table(path, data)
+    raw, repaired = _read_table(path, data)
     del data
-    names = [c for c in raw.columns if c != _EXTRA]
+    names = [c for c in raw.columns if c not in (_EXTRA, _ROW)]
     cols = _pick(names, table)
-    if "ts" not in cols:
-        raise InputError(
-            f"{path}: no {table['ts'][0]!r} column in this {label}",
-            hint="Give the report as GitHub sent it, with its header line.",
-        )
+    _check_columns(path, cols, names, table, label)
+    rows_in_file = raw.height
     dtypes: dict[str, pl.DataType] = {"requests": pl.Float64(), "reported_cost_usd": pl.Float64()}
     dtypes.update(dict.fromkeys(_TOKEN_COLUMNS, pl.Int64()))
     values = {name: pl.col(name).cast(dtype, strict=False) for name, dtype in dtypes.items()}
-    raw = raw.filter(pl.sum_horizontal(pl.col(n).str.len_bytes() for n in raw.columns) > 0)
+    raw = raw.filter(pl.sum_horizontal(pl.col(n).str.len_bytes() for n in names) > 0)
     raw = _with_event_id(raw, _identity_columns(names), prefix, escape=escape)
+    replaced = _replaced_rows(raw, names) if repaired else []
     checked = (
         raw.with_columns(
             ts=_parse_times(raw.select(_text(cols["ts"])).to_series()),
             _other_product=_other_products(raw, cols),
         )
         .select(
+            _ROW,
             "event_id",
             "ts",
             "_other_product",
@@ -403,14 +413,12 @@ def _csv_rows(
             **{name: _text(cols.get(name)) for name in dtypes},
         )
         .with_columns(
-            # a number cell holding text that is not a number makes the row malformed
-            _bad=pl.any_horizontal(
-                pl.col("_extra"),
-                pl.col("ts").is_null(),
-                *(pl.col(name).is_not_null() & value.is_null() for name, value in values.items()),
-            ),
+            # a number cell holding text that is not a number makes the row malformed; a count
+            # that is NaN, Infinity, negative or absurd is refused too
+            _why=_why(values),
             **values,
         )
+        .with_columns(_bad=pl.col("_why") > 0)
         .with_columns(
             pl.col("reported_cost_usd").round(DIGITS),
             # requests are counted in `requests` or `ai-credits` units, not seats or minutes
@@ -423,6 +431,7 @@ def _csv_rows(
     )
     del raw
     malformed = int(checked.get_column("_bad").sum())
+    notices = _skipped(checked, path, label) if malformed else []
     others = checked.filter(~pl.col("_bad") & pl.col("_other_product"))
     kept = (
         checked.filter(~pl.col("_bad") & ~pl.col("_other_product"))
@@ -430,11 +439,14 @@ def _csv_rows(
         else checked
     )
     rows = schema.conform(kept.lazy().with_columns(as_of=pl.col("ts").max())).collect()
-    notices = []
-    if malformed:
-        notices.append(
-            Notice(f"GitHub Copilot: skipped malformed {label} rows", malformed, str(path))
-        )
+    if replaced:
+        tally = Tally("GitHub Copilot: ")
+        for line in rawfiles.csv_row_lines(_read_bytes(path), replaced):
+            tally.add("read rows holding invalid UTF-8 (bad bytes replaced)", str(path), line)
+        notices = [*tally.notices(), *notices]
+    if rows_in_file == 0:
+        message = "GitHub Copilot: the file holds a header and no rows"
+        notices.append(Notice(message, None, str(path)))
     if others.height:
         products = sorted({p for p in others.get_column("_product").to_list() if p})
         notices.append(
@@ -446,6 +458,84 @@ def _csv_rows(
             )
         )
     return rows, notices
+
+
+_ROW: Final = "_row"  # a row's index among the data rows of its file, for line numbers
+# Why a row is skipped, by code (0: it is not).
+_WHY: Final = {
+    1: "malformed",
+    2: checks.NOT_FINITE,
+    3: checks.NEGATIVE,
+    4: checks.too_large(checks.MAX_ROW_TOKENS),
+}
+
+
+def _why(values: dict[str, pl.Expr]) -> pl.Expr:
+    """The code (see `_WHY`) of the first reason a row cannot be used, from its text cells
+    (the columns as they stand) and their parsed `values`."""
+    malformed = pl.any_horizontal(
+        pl.col("_extra"),
+        pl.col("ts").is_null(),
+        *(pl.col(name).is_not_null() & value.is_null() for name, value in values.items()),
+    )
+    floats = [v for n, v in values.items() if n in ("requests", "reported_cost_usd")]
+    tokens = [v for n, v in values.items() if n in _TOKEN_COLUMNS]
+    return (
+        pl.when(malformed)
+        .then(1)
+        .when(pl.any_horizontal(~v.is_finite() for v in floats))
+        .then(2)
+        .when(pl.any_horizontal(v < 0 for v in tokens))
+        .then(3)
+        .when(pl.any_horizontal(v > checks.MAX_ROW_TOKENS for v in tokens))
+        .then(4)
+        .otherwise(0)
+        .fill_null(0)
+        .cast(pl.Int8)
+    )
+
+
+def _skipped(checked: pl.DataFrame, path: Path, label: str) -> list[Notice]:
+    """One notice per reason rows were skipped, naming their lines (bad rows only: slow path)."""
+    bad = checked.filter(pl.col("_bad")).select(_ROW, "_why")
+    lines = rawfiles.csv_row_lines(_read_bytes(path), bad.get_column(_ROW).to_list())
+    tally = Tally("GitHub Copilot: skipped ")
+    for code, line in zip(bad.get_column("_why").to_list(), lines, strict=True):
+        reason = f"malformed {label} rows" if code == 1 else f"{label} rows with {_WHY[code]}"
+        tally.add(reason, str(path), line)
+    return tally.notices()
+
+
+def _replaced_rows(raw: pl.DataFrame, names: list[str]) -> list[int]:
+    """The rows whose cells held invalid UTF-8 (now U+FFFD)."""
+    cells = [pl.col(n).str.contains("\ufffd", literal=True) for n in names]
+    return raw.filter(pl.any_horizontal(cells)).get_column(_ROW).to_list() if cells else []
+
+
+def _check_columns(
+    path: Path,
+    cols: dict[str, str],
+    names: list[str],
+    table: dict[str, tuple[str, ...]],
+    label: str,
+) -> None:
+    """Refuse a report without its date or quantity column, or with only some token columns:
+    reading it would lose part of every row."""
+    missing = [table[c][0] for c in ("ts", "requests") if c not in cols]
+    tokens = [c for c in _TOKEN_COLUMNS if c in table and c in cols]
+    if tokens and len(tokens) < len(_TOKEN_COLUMNS):
+        missing += [table[c][0] for c in _TOKEN_COLUMNS if c not in cols]
+    if not missing:
+        return
+    known = set(cols.values())
+    unknown = [n for n in names if n not in known and n not in _INFO_ONLY]
+    raise InputError(
+        f"{path}: a {label} without the column"
+        + ("s " if len(missing) > 1 else " ")
+        + ", ".join(repr(m) for m in missing)
+        + (f"; other columns: {', '.join(map(repr, unknown))}" if unknown else ""),
+        hint="Give the report as GitHub sent it, with its header line.",
+    )
 
 
 def _other_products(frame: pl.DataFrame, cols: dict[str, str]) -> pl.Series:
@@ -537,9 +627,11 @@ def _json_items(data: bytes) -> list[bytes | msgspec.Raw]:
     """The records of a JSON document (an array, the wrapped mock or one record), else the
     non-blank lines of an NDJSON file."""
     body = data.removeprefix(detect.BOM)
+    if _invalid_utf8(body):
+        body = body.decode("utf-8", "replace").encode("utf-8")
     try:
         doc = _DOCUMENT.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except rawfiles.JSON_ERRORS:
         return [line for line in body.splitlines() if line.strip()]
     if isinstance(doc, list):
         return list(doc)
@@ -556,7 +648,7 @@ def _decode_all(path: Path, decoder: msgspec.json.Decoder[_T]) -> tuple[list[_T]
     for item in items:
         try:
             records.append(decoder.decode(item))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except rawfiles.JSON_ERRORS:
             continue
     if items and not records:
         raise InputError(
@@ -576,12 +668,26 @@ def _read_users(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
     records, malformed = _decode_all(path, _RECORD)
     rows: list[tuple[Any, ...]] = []
     not_users = 0
+    tally = Tally("GitHub Copilot: skipped metrics records with ")
     for rec in records:
         if not rec.user_login:
             not_users += 1
             continue
         who = rec.user_id if rec.user_id is not None and rec.user_id != "" else rec.user_login
         tokens = rec.totals_by_cli.token_usage if rec.totals_by_cli else None
+        counts = (
+            rec.user_initiated_interaction_count,
+            rec.loc_added_sum,
+            rec.loc_deleted_sum,
+            *((tokens.prompt_tokens_sum, tokens.output_tokens_sum) if tokens else ()),
+        )
+        problem = next(
+            (p for p in (checks.token_problem(v, checks.MAX_ROW_TOKENS) for v in counts) if p),
+            None,
+        )
+        if problem:
+            tally.add(problem.replace("token count", "count"), str(path))
+            continue
         rows.append(
             (
                 f"{_USERS_KIND}|{rec.day}|{who}",
@@ -600,7 +706,7 @@ def _read_users(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
     frame = pl.DataFrame(rows, schema=_USERS_SCHEMA, orient="row").with_columns(
         kind=pl.lit(_USERS_KIND)
     )
-    notices = []
+    notices = tally.notices()
     if not_users:
         notices.append(
             Notice(
@@ -636,8 +742,12 @@ def _finish_json(
     return rows, notices
 
 
+# A count in a legacy metrics day: whole, not negative, not absurd (else the day is malformed).
+_Count = Annotated[int, msgspec.Meta(ge=0, le=checks.MAX_ROW_TOKENS)]
+
+
 class _Language(msgspec.Struct):
-    total_code_lines_accepted: int = 0
+    total_code_lines_accepted: _Count = 0
 
 
 class _CompletionModel(msgspec.Struct):
@@ -647,7 +757,7 @@ class _CompletionModel(msgspec.Struct):
 
 class _ChatModel(msgspec.Struct):
     name: str | None = None
-    total_chats: int = 0
+    total_chats: _Count = 0
 
 
 class _Editor(msgspec.Struct):

@@ -50,6 +50,7 @@ already count as billable units. A later download of the same day wins (`as_of`,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -60,8 +61,10 @@ import polars as pl
 
 from tokenlens import schema
 from tokenlens.errors import InputError, Notice
-from tokenlens.loaders import detect
-from tokenlens.loaders.base import ExportKind, Scan
+from tokenlens.loaders import checks, detect
+from tokenlens.loaders import files as rawfiles
+from tokenlens.loaders.base import ExportKind, Scan, epoch_text
+from tokenlens.loaders.checks import Tally
 
 __all__ = ["EXPORTS", "SOURCE", "SOURCES", "dedupe", "scan"]
 
@@ -228,16 +231,16 @@ def _read(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str]:
     """One file, by its sniffed format; CSV is the fallback (its header is checked there)."""
     try:
         head = detect.read_head(path)
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read: {exc.strerror}", hint="Check the path and its permissions."
-        ) from exc
-    fmt = detect.sniff(head, path.name)
+    except rawfiles.READ_ERRORS as exc:
+        raise rawfiles.cannot_read(path, exc) from exc
+    if rawfiles.is_archive(head):
+        raise rawfiles.archive_error(path)
+    fmt = detect.sniff(head, rawfiles.plain_name(path))
     if fmt == "cursor_api_events":
         return (*_read_events(path, user=user), "api")
     if fmt == "cursor_daily":
         return (*_read_daily(path, user=user), _DAILY)
-    if head.lstrip(detect.BOM).lstrip()[:1] in (b"{", b"["):
+    if head.lstrip()[:1] in (b"{", b"["):
         raise InputError(
             f"{path}: not a Cursor export (JSON without usageEvents or daily usage rows)",
             hint="Give the JSON saved from the Admin API's filtered-usage-events or "
@@ -274,14 +277,26 @@ _CSV_OPTIONS: Final[dict[str, Any]] = {
 
 
 def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str]:
-    """A dashboard export: every column read as text, then typed by header name, in one pass."""
-    text, dropped = _read_text(path)
-    present = set(text.columns)
+    """A dashboard export: every column read as text, then typed by header name, in one pass.
+
+    Blank lines are passed over; a file of a header and no rows holds no events (said so).
+    """
+    text, dropped, repaired = _read_text(path)
+    names = [c for c in text.columns if c != _ROW]
+    present = set(names)
     shape = _csv_shape(present)
+    early: list[Notice] = []
+    if dropped:
+        early.append(Notice("Cursor: skipped a cut-off last line", 1, str(path)))
+    if repaired:
+        early.extend(_repaired(text, path))
 
     def run(other_dates: bool) -> pl.DataFrame:
-        stripped = text.lazy().select(_strip(c).alias(f"_t_{c}") for c in text.columns)
-        typed = stripped.with_columns(_typed(present, shape, user=user, other_dates=other_dates))
+        stripped = text.lazy().select(pl.col(_ROW), *(_strip(c).alias(f"_t_{c}") for c in names))
+        blank = pl.all_horizontal(pl.col(f"_t_{c}").is_null() for c in names)
+        typed = stripped.filter(~blank).with_columns(
+            _typed(present, shape, user=user, other_dates=other_dates)
+        )
         return typed.with_columns(
             _bad=pl.col("ts").is_null() | pl.col("_bad_tokens"), origin=pl.lit(str(path))
         ).collect()
@@ -295,46 +310,105 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
     as_written = as_written and frame.select(pl.col("_t_date").str.len_bytes().eq(24).all()).item()
     date = pl.col("_t_date") if as_written else None
     frame = _identify(frame.lazy(), shape, valid=~pl.col("_bad"), date=date).collect()
-    rows, notices = _finish(frame, path)
-    if dropped:
-        notices.insert(0, Notice("Cursor: skipped a cut-off last line", 1, str(path)))
-    return rows, notices, shape
+    cells = ["tokens"] if shape == "details" else list(_SPLIT)
+    rows, notices = _finish(frame, path, [f"_t_{c}" for c in cells if c in present])
+    if text.height == 0:
+        notices.append(Notice("Cursor: the file holds a header and no rows", None, str(path)))
+    return rows, [*early, *notices], shape
 
 
-def _read_text(path: Path) -> tuple[pl.DataFrame, bool]:
-    """The known columns as text under their raw names, and whether a cut-off last line was dropped.
+_ROW: Final = "_row"  # a row's index among the data rows of its file, for line numbers
+
+
+def _read_text(path: Path) -> tuple[pl.DataFrame, bool, bool]:
+    """The known columns as text under their raw names (plus `_ROW`), whether a cut-off last line
+    was dropped, and whether invalid UTF-8 was replaced.
 
     Invalid UTF-8 is replaced, not fatal. A last line cut off inside a quoted cell (a download
     that stopped early) is dropped and reported; any other parse failure rejects the file.
+    A compressed or UTF-16 file is read into memory first; a plain one is read by polars.
     """
     try:
-        header = pl.read_csv(path, n_rows=0, encoding="utf8-lossy", **_CSV_OPTIONS).columns
+        source: Path | bytes = path if rawfiles.is_plain(path) else rawfiles.read_bytes(path)
+    except rawfiles.READ_ERRORS as exc:
+        raise rawfiles.cannot_read(path, exc) from exc
+    options = {**_CSV_OPTIONS, "row_index_name": _ROW}
+    try:
+        header = pl.read_csv(source, n_rows=0, encoding="utf8-lossy", **_CSV_OPTIONS).columns
         found = _match_headers(header)
-        _check_header(path, found)
+        _check_header(path, found, header)
         columns = list(found.values())
-        dropped = False
+        dropped = repaired = False
         try:
-            text = pl.read_csv(path, columns=columns, **_CSV_OPTIONS)
+            text = pl.read_csv(source, columns=columns, **options)
         except pl.exceptions.ComputeError:  # invalid UTF-8, or a cut-off last line
             try:
-                text = pl.read_csv(path, columns=columns, encoding="utf8-lossy", **_CSV_OPTIONS)
+                text = pl.read_csv(source, columns=columns, encoding="utf8-lossy", **options)
+                repaired = True
             except pl.exceptions.ComputeError:
-                data = path.read_bytes()
+                data = source if isinstance(source, bytes) else rawfiles.read_bytes(path)
                 whole = data[: data.rstrip(b"\r\n").rfind(b"\n") + 1]
-                text = pl.read_csv(whole, columns=columns, encoding="utf8-lossy", **_CSV_OPTIONS)
+                text = pl.read_csv(whole, columns=columns, encoding="utf8-lossy", **options)
                 dropped = True
+                repaired = b"\xef\xbf\xbd" in whole or _invalid_utf8(whole)
     except (pl.exceptions.PolarsError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
             f"{path}: not a readable CSV ({first})",
             hint="Download the usage CSV again from the Cursor dashboard.",
         ) from exc
-    return text.rename({name: col for col, name in found.items()}), dropped
+    return text.rename({name: col for col, name in found.items()}), dropped, repaired
 
 
-def _check_header(path: Path, found: dict[str, str]) -> None:
+def _invalid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _repaired(text: pl.DataFrame, path: Path) -> list[Notice]:
+    """Rows whose text held invalid UTF-8 (now U+FFFD), named by line."""
+    cells = [pl.col(c).str.contains("\ufffd", literal=True) for c in text.columns if c != _ROW]
+    rows = text.filter(pl.any_horizontal(cells)).get_column(_ROW).to_list() if cells else []
+    if not rows:
+        return []
+    tally = Tally("Cursor: ")
+    for line in rawfiles.csv_row_lines(rawfiles.read_bytes(path), rows):
+        tally.add("read rows holding invalid UTF-8 (bad bytes replaced)", str(path), line)
+    return tally.notices()
+
+
+# What the dashboard export always has (columns are matched by name, so order is free).
+_TOKEN_HEADERS: Final = {c: _COLUMNS[c][0] for c in _SPLIT}
+
+
+def _check_header(path: Path, found: dict[str, str], header: list[str]) -> None:
+    """Refuse a header that lacks a column every Cursor usage export has.
+
+    A missing token column would silently drop part of every row's tokens, so it is an error
+    naming the column, and the columns that were not recognized (a rename shows up there).
+    """
     if "date" in found:
-        return
+        split = [c for c in _SPLIT if c in found]
+        missing = [] if "model" in found else ["Model"]
+        if split and len(split) < len(_SPLIT):
+            missing += [_TOKEN_HEADERS[c] for c in _SPLIT if c not in found]
+        elif not split and "tokens" not in found:
+            missing.append("the token columns (Tokens, or Input/Cache Read/Output)")
+        if not missing:
+            return
+        known = set(found.values())
+        unknown = [name for name in header if name not in known]
+        raise InputError(
+            f"{path}: a Cursor usage CSV without the column"
+            + ("s " if len(missing) > 1 else " ")
+            + ", ".join(repr(m) for m in missing)
+            + (f"; columns not recognized: {', '.join(map(repr, unknown))}" if unknown else ""),
+            hint="Cursor's export has Date, Model and Input (w/ Cache Write), Input (w/o Cache "
+            "Write), Cache Read, Output Tokens; restore the header or download it again.",
+        )
     if "model" in found and ("request_count" in found or "reported_cost_usd" in found):
         raise InputError(
             f"{path}: an aggregated Cursor export (one row per model, no Date column); its usage "
@@ -372,7 +446,8 @@ def _typed(present: set[str], shape: str, *, user: str, other_dates: bool) -> li
     tokens = {c: text(src).cast(pl.Int64, strict=False) for c, src in token_source.items()}
     cells = [text(src).is_not_null() for src in token_source.values() if src in present]
     unreadable = [
-        text(src).is_not_null() & (tokens[c].is_null() | (tokens[c] < 0))
+        text(src).is_not_null()
+        & (tokens[c].is_null() | (tokens[c] < 0) | (tokens[c] > checks.MAX_CALL_TOKENS))
         for c, src in token_source.items()
         if src in present
     ]
@@ -439,13 +514,16 @@ def _units(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 def _timestamp(cell: pl.Expr, *, other_dates: bool) -> pl.Expr:
     """Cursor writes `2026-02-16T15:00:48.960Z`; other ISO-8601 spellings on request."""
     exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False)
-    if other_dates:
-        exact = exact.fill_null(cell.str.to_datetime(time_zone="UTC", strict=False))
+    if other_dates:  # also epoch seconds or milliseconds, as the Admin API writes them
+        other = cell.str.to_datetime(time_zone="UTC", strict=False).dt.cast_time_unit("us")
+        return exact.dt.cast_time_unit("us").fill_null(other).fill_null(epoch_text(cell))
     return exact.dt.cast_time_unit("us")
 
 
-def _finish(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]]:
-    """Count what was unreadable, drop unreadable rows, conform."""
+def _finish(
+    frame: pl.DataFrame, path: Path, token_cells: list[str]
+) -> tuple[pl.DataFrame, list[Notice]]:
+    """Count what was unreadable, drop unreadable rows (named by reason and line), conform."""
     kept = ~pl.col("_bad")  # the other counts are about rows that stay
     counts = frame.select(
         rows=pl.col("_bad").sum(),
@@ -456,8 +534,7 @@ def _finish(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]
     where = str(path)
     notices = []
     if counts["rows"]:
-        message = "Cursor: skipped rows with an unreadable Date or token count"
-        notices.append(Notice(message, counts["rows"], where))
+        notices.extend(_skipped(frame.filter(pl.col("_bad")), path, token_cells))
     if counts["total"]:
         message = "Cursor: Total Tokens differs from the sum of the four token columns (used)"
         notices.append(Notice(message, counts["total"], where))
@@ -471,6 +548,38 @@ def _finish(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, list[Notice]
         notices.append(Notice(message, counts["requests"], where))
     good = frame.lazy().filter(~pl.col("_bad")) if counts["rows"] else frame.lazy()
     return schema.conform(good).collect(), notices
+
+
+def _skipped(bad: pl.DataFrame, path: Path, token_cells: list[str]) -> list[Notice]:
+    """One notice per reason a row was skipped, naming its lines (a slow path: bad rows only)."""
+    reasons = []
+    for row in bad.select("ts", *token_cells).iter_rows():
+        if row[0] is None:
+            reasons.append("an unreadable Date")
+            continue
+        cells = [c for c in row[1:] if c is not None]
+        if len(cells) < len(token_cells):
+            reasons.append("some token cells empty (a short or shifted row)")
+            continue
+        found = (checks.token_problem(_as_number(c), checks.MAX_CALL_TOKENS) for c in cells)
+        reasons.append(next((r for r in found if r), checks.NOT_NUMBER))
+    lines = rawfiles.csv_row_lines(rawfiles.read_bytes(path), bad.get_column(_ROW).to_list())
+    tally = Tally("Cursor: skipped rows with ")
+    for reason, line in zip(reasons, lines, strict=True):
+        tally.add(reason, str(path), line)
+    return tally.notices()
+
+
+def _as_number(cell: str) -> object:
+    """A token cell as a number when it is one (NaN and Infinity included), else the text."""
+    try:
+        return int(cell)
+    except ValueError:
+        pass
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
 
 
 def _identify(
@@ -539,31 +648,16 @@ class _Day(msgspec.Struct, rename="camel"):
     accepted_lines_deleted: int | None = None
 
 
-def _load_json(path: Path) -> list[Any]:
-    """Top-level JSON values of a file: one document, or one per line (saved pages)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read: {exc.strerror}", hint="Check the path and its permissions."
-        ) from exc
-    data = data.removeprefix(detect.BOM)
-    try:
-        return [msgspec.json.decode(data)]
-    except msgspec.DecodeError:
-        pass
-    values = []
-    for line in data.splitlines():
-        if not line.strip():
-            continue
-        try:
-            values.append(msgspec.json.decode(line))
-        except msgspec.DecodeError as exc:
-            raise InputError(
-                f"{path}: not valid JSON ({exc})",
-                hint="Save the Admin API response body as it came, one page per file or line.",
-            ) from exc
-    return values
+def _load_json(path: Path) -> tuple[list[Any], list[Notice]]:
+    """Top-level JSON values of a file (one document, or one per line: saved pages), and notices
+    of the lines that could not be read."""
+    docs = rawfiles.json_documents(path, rawfiles.read_bytes(path))
+    tally = Tally("Cursor: ")
+    for line in docs.bad_lines:
+        tally.add("skipped lines that are not valid JSON", str(path), line)
+    if docs.repaired:
+        tally.add("read a file holding invalid UTF-8 (bad bytes replaced)", str(path))
+    return docs.values, tally.notices()
 
 
 def _items(values: Sequence[Any], key: str, marker: str) -> list[Any]:
@@ -579,19 +673,26 @@ def _items(values: Sequence[Any], key: str, marker: str) -> list[Any]:
     return out
 
 
+# Epoch milliseconds a timestamp may hold: 1970 up to the year 5138.
+_MAX_MS: Final = 10**14
+
+
 def _epoch_ms(value: str | int) -> int | None:
     if isinstance(value, int):
-        return value
+        return value if 0 <= value < _MAX_MS else None
     text = value.strip()
-    if text.isdigit():
-        return int(text)
+    if text.isascii() and text.isdigit():
+        return _epoch_ms(int(text)) if len(text) < 16 else None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    try:
+        return _epoch_ms(int(moment.timestamp() * 1000))
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _api_user(event: _Event, user: str) -> str:
@@ -621,18 +722,39 @@ _EVENT_COLUMNS: Final[dict[str, pl.DataType]] = {
 }
 
 
-def _event_row(item: Any, user: str) -> tuple[Any, ...] | None:
+_MALFORMED_EVENT: Final = "skipped malformed usage events"
+
+
+def _event_row(item: Any, user: str) -> tuple[Any, ...] | str:
+    """The row of one usage event, or why it was skipped."""
     try:
         event = msgspec.convert(item, _Event, strict=False)
-    except msgspec.ValidationError:
-        return None
+    except (msgspec.ValidationError, RecursionError):
+        return _MALFORMED_EVENT
     ms = _epoch_ms(event.timestamp)
     if ms is None:
-        return None
+        return _MALFORMED_EVENT
     usage = event.token_usage
+    if usage is not None:
+        counts = (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_write_tokens,
+            usage.cache_read_tokens,
+        )
+        problem = next(
+            (p for p in (checks.token_problem(v, checks.MAX_CALL_TOKENS) for v in counts) if p),
+            None,
+        )
+        if problem:
+            return f"skipped usage events with {problem}"
     cents = event.charged_cents
     if cents is None and usage is not None:
         cents = usage.total_cents
+    if event.requests_costs is not None and not math.isfinite(event.requests_costs):
+        return _MALFORMED_EVENT
+    if cents is not None and not math.isfinite(cents):
+        return _MALFORMED_EVENT
     max_mode = None if event.max_mode is None else ("Yes" if event.max_mode else "No")
     return (
         ms,
@@ -653,20 +775,23 @@ def _event_row(item: Any, user: str) -> tuple[Any, ...] | None:
 
 def _read_events(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
     """filtered-usage-events pages: one row per usage event."""
-    items = _items(_load_json(path), "usageEvents", "timestamp")
-    rows = [_event_row(item, user) for item in items]
-    good = [row for row in rows if row is not None]
+    values, notices = _load_json(path)
+    items = _items(values, "usageEvents", "timestamp")
+    good: list[tuple[Any, ...]] = []
+    tally = Tally("Cursor: ")
+    for item in items:
+        row = _event_row(item, user)
+        if isinstance(row, str):
+            tally.add(row, str(path))
+        else:
+            good.append(row)
     frame = pl.DataFrame(good, schema=_EVENT_COLUMNS, orient="row")
     lf = frame.lazy().with_columns(
         ts=pl.from_epoch(pl.col("_ms"), time_unit="ms").dt.replace_time_zone("UTC"),
         origin=pl.lit(str(path)),
     )
     lf = lf.with_columns(pl.col("ts").dt.cast_time_unit("us"))
-    notices = []
-    if len(good) < len(rows):
-        notices.append(
-            Notice("Cursor: skipped malformed usage events", len(rows) - len(good), str(path))
-        )
+    notices.extend(tally.notices())
     return schema.conform(_identify(lf, "api", valid=pl.lit(True))).collect(), notices
 
 
@@ -682,7 +807,8 @@ def _day_of(row: _Day) -> date | None:
 
 def _read_daily(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
     """daily-usage-data: one row per user and day, lines of code only."""
-    items = _items(_load_json(path), "data", "totalLinesAdded")
+    values, notices = _load_json(path)
+    items = _items(values, "data", "totalLinesAdded")
     days: list[date] = []
     users: list[str] = []
     added: list[int | None] = []
@@ -721,5 +847,6 @@ def _read_daily(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice]]:
         as_of=pl.col("ts").max(),
         source=pl.lit(SOURCE),
     )
-    notices = [Notice("Cursor: skipped malformed daily usage rows", bad, str(path))] if bad else []
+    if bad:
+        notices.append(Notice("Cursor: skipped malformed daily usage rows", bad, str(path)))
     return schema.conform(out).collect(), notices

@@ -13,8 +13,9 @@ import codecs
 import gzip
 import io
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 import msgspec
 
@@ -170,3 +171,93 @@ def array_to_lines(data: bytes) -> bytes:
                 text = text.replace(b"\r", b" ").replace(b"\n", b" ")
         lines.append(text)
     return b"\n".join(lines) + b"\n"
+
+
+# Errors of decoding JSON: malformed text, nesting deeper than the interpreter's recursion
+# limit, and invalid UTF-8 inside a string.
+JSON_ERRORS: Final = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+
+@dataclass
+class Documents:
+    """The top-level JSON values of a file, and what could not be read."""
+
+    values: list[Any] = field(default_factory=list)
+    bad_lines: list[int] = field(default_factory=list)  # JSON lines skipped (1-based)
+    repaired: bool = False  # invalid UTF-8 was replaced
+
+
+def not_json(path: Path, exc: BaseException) -> InputError:
+    if isinstance(exc, RecursionError):
+        return InputError(
+            f"{path}: JSON nested too deeply to read",
+            hint="This is not an export as the vendor writes it; download it again.",
+        )
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(
+        f"{path}: not valid JSON ({first})",
+        hint="Save the response body as it came, one document per file or per line; "
+        "download it again if it was cut short.",
+    )
+
+
+def _whole(data: bytes) -> tuple[list[Any] | None, BaseException | None]:
+    try:
+        return [_ANY.decode(data)], None
+    except JSON_ERRORS as exc:
+        return None, exc
+
+
+def json_documents(path: Path, data: bytes) -> Documents:
+    """One JSON document, or JSON lines (one document per line, as saved pages often are).
+
+    Invalid UTF-8 is replaced. In JSON lines, a line that cannot be read is skipped and listed;
+    a file whose first line is not a JSON document at all is not JSON (an InputError).
+    """
+    out = Documents()
+    values, whole = _whole(data)
+    if isinstance(whole, UnicodeDecodeError):
+        data = data.decode("utf-8", "replace").encode("utf-8")
+        out.repaired = True
+        values, whole = _whole(data)
+    if values is not None:
+        out.values = values
+        return out
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            out.values.append(_ANY.decode(line))
+        except JSON_ERRORS as exc:
+            if not out.values and not out.bad_lines:  # the first line: not JSON lines either
+                cause = exc if isinstance(exc, RecursionError) else whole or exc
+                raise not_json(path, cause) from exc
+            out.bad_lines.append(number)
+    return out
+
+
+def csv_row_lines(data: bytes, rows: list[int]) -> list[int]:
+    """The line each given data row (0-based, after the header) starts on, 1-based.
+
+    A quoted cell may hold line breaks, so a row's line is not always its index plus two. Used
+    only to name the lines of rows that were skipped, so it may be slow.
+    """
+    import csv
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline=""))
+    starts: list[int] = []  # by record, the header being record 0
+    previous = 0
+    try:
+        for _ in reader:
+            starts.append(previous + 1)
+            previous = reader.line_num
+    except csv.Error:  # a cell past the csv module's size limit: number the rest plainly
+        pass
+    out = []
+    for row in rows:
+        record = row + 1
+        if record < len(starts):
+            out.append(starts[record])
+        else:  # past what the csv module read: one line a record from there
+            out.append(previous + 1 + record - len(starts))
+    return out

@@ -25,7 +25,6 @@ the four canonical columns then sum to `total`. Where `total` says `input` exclu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -34,8 +33,11 @@ import msgspec
 import polars as pl
 
 from tokenlens import schema
-from tokenlens.errors import InputError, Notice
-from tokenlens.loaders.base import ExportKind, Scan
+from tokenlens.errors import InputError
+from tokenlens.loaders import checks
+from tokenlens.loaders import files as rawfiles
+from tokenlens.loaders.base import ExportKind, Scan, epoch_text
+from tokenlens.loaders.checks import Tally
 
 SOURCE: Final = "gemini"
 SOURCES: Final = (SOURCE,)
@@ -102,8 +104,8 @@ class _Line(msgspec.Struct, gc=False):
     set: _Meta | None = msgspec.field(default=None, name="$set")
 
 
-_LINE = msgspec.json.Decoder(_Line)
-_RECORD = msgspec.json.Decoder(_Meta)
+_LINE = msgspec.json.Decoder(_Line, strict=False)  # counts written as strings are read
+_RECORD = msgspec.json.Decoder(_Meta, strict=False)
 _ANY = msgspec.json.Decoder()
 
 
@@ -133,29 +135,36 @@ class _Chat:
         self.messages[key] = _Message(m.id, m.timestamp, m.type, m.model, m.tokens)
 
 
+MALFORMED: Final = "skipped malformed lines"
+CUT_OFF: Final = "skipped half-written last lines (session still running?)"
+TOO_DEEP: Final = "skipped lines nested too deeply to read"
+BAD_UTF8: Final = "read lines holding invalid UTF-8 (bad bytes replaced)"
+
+
 @dataclass
 class _Counts:
-    malformed: int = 0
-    truncated: int = 0
-    bad_values: int = 0
+    tally: Tally = field(default_factory=lambda: Tally("Gemini: "))
+    path: str = ""
 
 
 # ------------------------------------------------------------------------------ reading
 
 
 def _read_jsonl(data: bytes, chat: _Chat, counts: _Counts) -> None:
-    lines = data.split(b"\n")
+    lines = rawfiles.array_to_lines(data).split(b"\n")
     last = len(lines) - 1
     for n, raw in enumerate(lines):
         if not raw.strip() or not any(marker in raw for marker in _MARKERS):
             continue
         try:
-            line = _LINE.decode(raw)
-        except msgspec.DecodeError:
-            if n == last and not _is_json(raw):  # no newline after it: still being written
-                counts.truncated += 1
+            line = _decode_line(raw, n + 1, counts)
+        except rawfiles.JSON_ERRORS as exc:
+            if isinstance(exc, RecursionError):
+                counts.tally.add(TOO_DEEP, counts.path, n + 1)
+            elif n == last and not _is_json(raw):  # no newline after it: still being written
+                counts.tally.add(CUT_OFF, counts.path, n + 1)
             else:
-                counts.malformed += 1
+                counts.tally.add(MALFORMED, counts.path, n + 1)
             continue
         if line.set is not None:
             chat.meta(line.set)
@@ -167,17 +176,36 @@ def _read_jsonl(data: bytes, chat: _Chat, counts: _Counts) -> None:
             chat.meta(line)
 
 
+def _decode_line(raw: bytes, number: int, counts: _Counts) -> _Line:
+    """One JSON line; invalid UTF-8 is replaced (and told)."""
+    try:
+        return _LINE.decode(raw)
+    except UnicodeDecodeError:
+        line = _LINE.decode(raw.decode("utf-8", "replace").encode("utf-8"))
+        counts.tally.add(BAD_UTF8, counts.path, number)
+        return line
+
+
 def _is_json(raw: bytes) -> bool:
     try:
         _ANY.decode(raw)
     except msgspec.DecodeError:
         return False
+    except (RecursionError, UnicodeDecodeError):
+        return True
     return True
 
 
 def _read_json(path: Path, data: bytes, chat: _Chat, counts: _Counts) -> None:
     try:
-        record = _RECORD.decode(data)
+        try:
+            record = _RECORD.decode(data)
+        except UnicodeDecodeError:
+            counts.tally.add("read a file holding invalid UTF-8 (bad bytes replaced)", str(path))
+            data = data.decode("utf-8", "replace").encode("utf-8")
+            record = _RECORD.decode(data)
+    except RecursionError as exc:
+        raise rawfiles.not_json(path, exc) from exc
     except msgspec.DecodeError as exc:
         if b"\n{" in data.strip():  # a .json that is really an append log
             _read_jsonl(data, chat, counts)
@@ -192,15 +220,10 @@ def _read_json(path: Path, data: bytes, chat: _Chat, counts: _Counts) -> None:
 
 
 def _read(path: Path, counts: _Counts) -> _Chat:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read: {exc.strerror or type(exc).__name__}",
-            hint="Check that the file exists and is readable.",
-        ) from exc
+    data = rawfiles.read_bytes(path)
+    counts.path = str(path)
     chat = _Chat()
-    if path.suffix.lower() == ".json":
+    if rawfiles.plain_suffix(path) == ".json":
         _read_json(path, data, chat, counts)
     else:
         _read_jsonl(data, chat, counts)
@@ -226,12 +249,15 @@ def _project_from_path(path: Path) -> str | None:
     return None
 
 
+class _RefusedError(ValueError):
+    """A message whose counts cannot be used; the message says why (a `checks` reason)."""
+
+
 def _count(value: Number) -> int:
-    if value is None:
-        return 0
-    if value < 0 or not math.isfinite(value):
-        raise ValueError("impossible token count")
-    return int(value)
+    problem = checks.token_problem(value, checks.MAX_CALL_TOKENS)
+    if problem:
+        raise _RefusedError(problem)
+    return 0 if value is None else int(value)
 
 
 def _tokens(t: _Tokens) -> tuple[int, int, int]:
@@ -272,8 +298,8 @@ def _rows(files: list[Path], counts: _Counts) -> dict[str, list[Any]]:
             assert m.tokens is not None
             try:
                 inp, read, out = _tokens(m.tokens)
-            except ValueError:
-                counts.bad_values += 1
+            except _RefusedError as exc:
+                counts.tally.add(f"skipped records with {exc}", str(path))
                 continue
             model = (m.model or "").strip() or model
             columns["event_id"].append(f"{own}:{key}")
@@ -291,8 +317,9 @@ def _rows(files: list[Path], counts: _Counts) -> dict[str, list[Any]]:
 
 
 def _parse_ts(expr: pl.Expr) -> pl.Expr:
+    """RFC 3339 text, else epoch seconds or milliseconds written as digits."""
     parsed = expr.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
-    return parsed.dt.cast_time_unit("us")
+    return parsed.dt.cast_time_unit("us").fill_null(epoch_text(expr))
 
 
 def _tail(names: list[str], taken: tuple[str, ...]) -> list[str]:
@@ -329,7 +356,10 @@ def scan(files: list[Path], *, user: str) -> Scan:
     columns = _rows(unique, counts)
     raw = pl.DataFrame({n: pl.Series(n, columns[n], dtype=t) for n, t in _RAW.items()})
     raw = raw.with_columns(ts=_parse_ts(pl.col("timestamp")))
-    bad_ts = raw.get_column("ts").null_count()
+    if raw.get_column("ts").null_count():
+        unreadable = raw.filter(pl.col("ts").is_null()).group_by("origin", maintain_order=True)
+        for origin, count in unreadable.len().iter_rows():
+            counts.tally.add("skipped messages with an unreadable timestamp", origin, count=count)
     frame = (
         raw.lazy()
         .filter(pl.col("ts").is_not_null())
@@ -346,24 +376,4 @@ def scan(files: list[Path], *, user: str) -> Scan:
         )
     )
     out = dedupe(schema.conform(frame)).collect()
-    return Scan(SOURCE, out.lazy(), _notices(counts, bad_ts), unique)
-
-
-def _notices(counts: _Counts, bad_ts: int) -> list[Notice]:
-    notices = []
-    if counts.malformed:
-        notices.append(Notice("Gemini: skipped malformed lines", counts.malformed))
-    if counts.bad_values:
-        notices.append(
-            Notice("Gemini: skipped records with impossible token counts", counts.bad_values)
-        )
-    if counts.truncated:
-        notices.append(
-            Notice(
-                "Gemini: skipped half-written last lines (session still running?)",
-                counts.truncated,
-            )
-        )
-    if bad_ts:
-        notices.append(Notice("Gemini: skipped messages with an unreadable timestamp", bad_ts))
-    return notices
+    return Scan(SOURCE, out.lazy(), counts.tally.notices(), unique)
