@@ -11,6 +11,9 @@ batch or one bucket plus the final rows, however large the tree; the files are r
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
+import gc
 import os
 import shutil
 import tempfile
@@ -61,6 +64,7 @@ def scan(
         del chunk
         notices.extend(part.notices)
         _spill(part.frame.collect(), folder, number, buckets)
+    _release_freed_memory()
     import polars as pl
 
     from tokenlens import schema
@@ -76,12 +80,20 @@ def scan(
             for spilled in written:
                 spilled.unlink()
             rows.append(out)
+    _release_freed_memory()
     frame = (
         schema.conform(pl.scan_parquet(rows))  # in bucket order: sorting would cost memory
         if rows
         else schema.empty(schema.USAGE).lazy()
     )
     return Scan(claude_code.SOURCE, frame, _summed(notices), files)
+
+
+def _release_freed_memory() -> None:
+    """Give the heap pages the batches freed back to the OS (glibc keeps them otherwise)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _size(path: Path) -> int:
