@@ -228,7 +228,8 @@ class Store:
     # reading -------------------------------------------------------------------------------
 
     def exists(self) -> bool:
-        return (self.root / MANIFEST).is_file()
+        """Whether a store was made here (an ingest killed before its first commit made one)."""
+        return (self.root / MANIFEST).is_file() or (self.root / DATA).is_dir()
 
     def manifest(self) -> dict[str, Any]:
         path = self.root / MANIFEST
@@ -630,10 +631,9 @@ class Transaction:
         try:
             _write_bytes(manifest_tmp, _manifest_bytes(self.manifest))
             self._staged[root / MANIFEST] = manifest_tmp  # renamed last, removed by discard()
-            for folder in {tmp.parent for tmp in self._staged.values()}:
+            folders = {tmp.parent for tmp in self._staged.values()}
+            for folder in sorted(folders | {f.parent for f in self._new_folders}):
                 _sync_dir(folder)
-            for folder in self._new_folders:
-                _sync_dir(folder.parent)
             renames = [
                 (str(tmp.relative_to(root)), str(path.relative_to(root)))
                 for path, tmp in self._staged.items()
