@@ -27,11 +27,13 @@ TOKENS = ("input_tokens", "cache_write_tokens", "cache_read_tokens", "output_tok
 
 
 def _whole(path: Path) -> pl.DataFrame:
-    return scan([path], user="u").frame.collect()
+    return scan([path], user="u").frame.collect().sort("event_id")
 
 
 def _batched(path: Path, batch_bytes: int) -> pl.DataFrame:
-    return scan([path], user="u", spill_bytes=0, batch_bytes=batch_bytes).frame.collect()
+    """Rows in bucket order, sorted here to compare with a whole read."""
+    frame = scan([path], user="u", spill_bytes=0, batch_bytes=batch_bytes).frame
+    return frame.collect().sort("event_id")
 
 
 @pytest.mark.parametrize("batch_bytes", [1, 40_000, 300_000, 700_000])
