@@ -173,3 +173,53 @@ def test_history_survives_deleted_transcripts(tmp_path: Path) -> None:
     (project / "new.jsonl").write_text(_assistant("m2", "r2", 6))
     _ingest(store, tmp_path / "projects")
     assert _rows(store)["event_id"].to_list() == ["m1:r1", "m2:r2"]
+
+
+def test_a_scan_keeps_reading_its_snapshot_after_later_ingests(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    session = project / "s1.jsonl"
+    session.write_text(_assistant("m1", "r1", 5))
+    store = tmp_path / "store"
+    _ingest(store, project)
+    reader = Store(store)
+    rows = reader.scan()
+    session.write_text(_assistant("m1", "r1", 9) + _assistant("m2", "r2", 7))
+    _ingest(store, project)  # replaces the partition file the scan opened
+    assert rows.collect()["output_tokens"].to_list() == [5]
+    assert rows.select(pl.len()).collect().item() == 1
+    assert _rows(store)["output_tokens"].to_list() == [9, 7]
+
+
+def test_an_error_inside_a_transaction_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    (project / "s1.jsonl").write_text(_assistant("m1", "r1", 5))
+    root = tmp_path / "store"
+    _ingest(root, project)
+    before, manifest = _rows(root), (root / "manifest.json").read_bytes()
+    store = Store(root)
+    more = before.with_columns(event_id=pl.lit("m2:r2"), ts=pl.col("ts").dt.offset_by("-1mo"))
+    with pytest.raises(RuntimeError), store.locked(), store.transaction() as tx:
+        tx.upsert(more, merges={}, files=[project / "s1.jsonl"])
+        raise RuntimeError
+    assert_frame_equal(_rows(root), before)
+    assert (root / "manifest.json").read_bytes() == manifest
+    assert not [p for p in root.rglob("*") if ".tmp-" in p.name]
+    assert len(store.partition_files()) == 1
+
+
+def test_a_file_is_recorded_as_it_was_before_it_was_read(tmp_path: Path) -> None:
+    session = tmp_path / "s1.jsonl"
+    session.write_text(_assistant("m1", "r1", 5))
+    root = tmp_path / "store"
+    _ingest(root, session)
+    store = Store(root)
+    stamps = store.stamps([session])  # taken before reading, as ingest does
+    with session.open("a") as handle:  # the session grows while it is being read
+        handle.write(_assistant("m2", "r2", 7))
+    with store.locked():
+        store.upsert(_rows(root), merges={}, files=[session], stamps=stamps)
+    assert store.changed_files([session]) == [session]  # so the next ingest reads it again
+    _ingest(root, session)
+    assert _rows(root)["event_id"].to_list() == ["m1:r1", "m2:r2"]
