@@ -649,7 +649,8 @@ class Transaction:
                 if not (root / JOURNAL).exists():  # before the commit point: nothing happened
                     self.discard()
                     raise
-            # past the commit point: a failure from here on is finished by the next reader
-            _apply(root, renames)
+                _apply(root, renames)  # interrupted past the commit point: finish, then stop
+                raise
+            _apply(root, renames)  # should this fail, the next reader or writer finishes it
         self._staged.clear()
         self._changed = False
