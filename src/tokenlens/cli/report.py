@@ -66,10 +66,10 @@ def report(
     )
     from tokenlens.analysis import totals
 
-    # One pass over the source; the summaries below then read memory, not the files again.
-    unused = ("event_id", "origin", "price_version", "as_of")
-    rows, zone = sel.rows.drop(unused).collect().lazy(), sel.tz
     keys = list(dict.fromkeys(k.value for k in by or []))  # a key given twice groups once
+    # One pass over the source; the summaries below then read memory, not the files again.
+    # Only the columns they use are held: on a large tree the rows are most of the memory.
+    rows, zone = sel.rows.drop(_unused(keys, fmt, json_), strict=False).collect().lazy(), sel.tz
     overall = totals.totals(rows, tz=zone, blended_usd_per_mtok=blended_price).row(0, named=True)
     generated = datetime.now(UTC)
     shown_filters = {**sel.filters, "blended_price": blended_price}
@@ -129,3 +129,13 @@ def report(
         rows=grouped,
         notices=notices,
     )
+
+
+def _unused(keys: list[str], fmt: common.Format, json_: bool) -> list[str]:
+    """Columns no summary of this report reads."""
+    unused = ["event_id", "origin", "price_version", "as_of", "kind"]
+    table_sections = not keys and not json_ and fmt is common.Format.table  # by day, by model
+    if not ({"model", "model_family"} & set(keys) or table_sections):
+        unused.append("model")
+    unused.extend(c for c in ("project", "team") if c not in keys)
+    return unused

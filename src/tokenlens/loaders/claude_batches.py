@@ -1,23 +1,24 @@
 """Claude Code trees of any size in bounded memory: read in batches through temporary Parquet.
 
-A tree of up to `SPILL_BYTES` is read in one go. A larger one is read `BATCH_BYTES` at a time:
-each batch's rows, already deduplicated within the batch, go to temporary files split by a hash
-of their message id, so that every copy of a message (streamed copies, sidechain replays) lands
-in the same bucket. Each bucket is then deduplicated on its own by `claude_code.dedupe`, the same
-rule the whole tree would get, and the rows are read back lazily. Peak memory is that of one
-batch or one bucket plus the final rows, however large the tree; the files are removed at exit.
+A tree of up to `SPILL_BYTES` is read in one go. A larger one is read `BATCH_BYTES` at a time,
+in a child process: each batch's rows, already deduplicated within the batch, go to temporary
+files split by a hash of their message id, so that every copy of a message (streamed copies,
+sidechain replays) lands in the same bucket. Each bucket is then deduplicated on its own by
+`claude_code.dedupe`, the same rule the whole tree would get. The child's peak memory is that of
+one batch, whatever the size of the tree; this process holds only the final rows, read back
+lazily (about 0.25 KB an event in a report). The files are removed at exit.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
-import gc
+import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # polars loads once the first files are read, as claude_lines
 
     from tokenlens.loaders.base import Scan
 
-SPILL_BYTES: Final = 1 << 30
+SPILL_BYTES: Final = 3 << 29  # 1.5 GiB: below it one read is faster, and peaks under 400 MB
 BATCH_BYTES: Final = 512 << 20
 TEMP_PREFIX: Final = "tokenlens-batches-"
 
@@ -50,26 +51,49 @@ def scan(
         from tokenlens.loaders import claude_code
 
         return claude_code.to_scan(found, chunk, user=user)
-    batches = _batches(files, sizes, batch_bytes)
-    buckets = len(batches)
     folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    batches = _batches(files, sizes, batch_bytes)
+    # The batches are read in a child process: the memory they churn through dies with it, and
+    # this process meanwhile loads what it needs for the rows (fork is safe before polars is).
+    method = "fork" if sys.platform == "linux" and "polars" not in sys.modules else "spawn"
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
+        future = pool.submit(_spill_batches, batches, user, folder)
+        if meanwhile is not None:
+            meanwhile()
+        notices, rows = future.result()
+    import polars as pl
+
+    from tokenlens import schema
+    from tokenlens.loaders import claude_code
+    from tokenlens.loaders.base import Scan
+
+    frame = (
+        schema.conform(pl.scan_parquet(rows))  # in bucket order: sorting would cost memory
+        if rows
+        else schema.empty(schema.USAGE).lazy()
+    )
+    return Scan(claude_code.SOURCE, frame, notices, files)
+
+
+def _spill_batches(
+    batches: list[list[Path]], user: str, folder: Path
+) -> tuple[list[Notice], list[Path]]:
+    """Read each batch, spill its rows into buckets, then deduplicate each bucket into
+    `rows-<bucket>.parquet`. Returns the notices and the files of rows."""
+    buckets = len(batches)
     notices: list[Notice] = []
     for number, batch in enumerate(batches):
-        first = meanwhile if number == 0 else None
-        found, chunk = claude_lines.read_records(batch, meanwhile=first)
+        found, chunk = claude_lines.read_records(batch)
         from tokenlens.loaders import claude_code
 
         part = claude_code.to_scan(found, chunk, user=user)
         del chunk
         notices.extend(part.notices)
         _spill(part.frame.collect(), folder, number, buckets)
-    _release_freed_memory()
     import polars as pl
 
-    from tokenlens import schema
     from tokenlens.loaders import claude_code
-    from tokenlens.loaders.base import Scan
 
     rows = []
     for bucket in range(buckets):
@@ -80,20 +104,7 @@ def scan(
             for spilled in written:
                 spilled.unlink()
             rows.append(out)
-    _release_freed_memory()
-    frame = (
-        schema.conform(pl.scan_parquet(rows))  # in bucket order: sorting would cost memory
-        if rows
-        else schema.empty(schema.USAGE).lazy()
-    )
-    return Scan(claude_code.SOURCE, frame, _summed(notices), files)
-
-
-def _release_freed_memory() -> None:
-    """Give the heap pages the batches freed back to the OS (glibc keeps them otherwise)."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return _summed(notices), rows
 
 
 def _size(path: Path) -> int:
