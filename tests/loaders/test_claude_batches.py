@@ -9,6 +9,7 @@ totals must not change.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tokenlens.errors import TokenlensError
 from tokenlens.loaders import claude_batches
 from tokenlens.loaders.claude_batches import scan
 
@@ -94,3 +96,15 @@ def test_temporary_files_are_gone_after_the_rows_are_read() -> None:
     for folder in made - before:
         # Only the deduplicated buckets are left while the process lives; spills are gone.
         assert all(p.name.startswith("rows-") for p in folder.iterdir())
+
+
+def _die(*_: object) -> None:
+    os._exit(9)
+
+
+def test_a_reader_process_that_dies_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    fork = multiprocessing.get_context("fork")
+    monkeypatch.setattr(multiprocessing, "get_context", lambda _method: fork)
+    monkeypatch.setattr(claude_batches, "_spill_batches", _die)
+    with pytest.raises(TokenlensError, match="stopped unexpectedly"):
+        _batched(GENERATED / "projects", 40_000)

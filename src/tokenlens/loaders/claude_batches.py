@@ -19,10 +19,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from tokenlens.errors import Notice
+from tokenlens.errors import Notice, TokenlensError
 from tokenlens.loaders import claude_lines
 
 if TYPE_CHECKING:  # polars loads once the first files are read, as claude_lines wants
@@ -61,7 +62,13 @@ def scan(
         future = pool.submit(_spill_batches, batches, user, folder)
         if meanwhile is not None:
             meanwhile()
-        notices, rows = future.result()
+        try:
+            notices, rows = future.result()
+        except BrokenProcessPool as exc:  # killed, or out of memory
+            raise TokenlensError(
+                "the process reading the transcripts in batches stopped unexpectedly",
+                hint="Check free memory and disk space in the temporary folder, then retry.",
+            ) from exc
     import polars as pl
 
     from tokenlens import schema
