@@ -22,7 +22,15 @@ from tokenlens.loaders.base import Scan, epoch_text
 from tokenlens.loaders.checks import Tally
 from tokenlens.loaders.claude_lines import default_roots, find_files, read_records
 
-__all__ = ["SOURCE", "dedupe", "default_roots", "find_files", "scan_claude_code", "to_scan"]
+__all__ = [
+    "SOURCE",
+    "dedupe",
+    "default_roots",
+    "find_files",
+    "scan",
+    "scan_claude_code",
+    "to_scan",
+]
 
 SOURCE: Final = claude_lines.SOURCE
 _TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
@@ -32,6 +40,9 @@ def scan_claude_code(paths: Sequence[Path], *, user: str) -> Scan:
     """Read Claude Code transcripts into canonical rows, deduplicated."""
     files, chunk = read_records(paths)
     return to_scan(files, chunk, user=user)
+
+
+scan = scan_claude_code  # the name every loader module reads its files by
 
 
 def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:

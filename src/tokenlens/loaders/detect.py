@@ -84,7 +84,7 @@ def _sniff_csv(head: bytes) -> str | None:
     cols = set(_csv_header(head))
     if {"timestamp", "user", "model", "requests used"} <= cols:
         return "copilot_premium_csv"
-    if {"date", "sku", "quantity"} <= cols:
+    if {"date", "sku"} <= cols:  # the usage reports (quantity is checked by the loader)
         return "copilot_usage_csv"
     cursor_values = {"kind", "tokens", "total tokens", "cost", "cost ($)", "requests"}
     if "model" in cols and ("date" in cols or "request count" in cols) and cols & cursor_values:
@@ -180,10 +180,7 @@ def _walk(root: Path, tally: Tally) -> Iterable[Path]:
 
 
 def _cannot_read(path: Path, exc: BaseException) -> InputError:
-    return InputError(
-        f"{path}: cannot read: {rawfiles.reason(exc)}",
-        hint="Check the path and its permissions.",
-    )
+    return rawfiles.cannot_read(path, exc)
 
 
 def _unknown_error(path: Path, head: bytes = b"") -> InputError:
@@ -217,15 +214,13 @@ def _format_of(file: Path, force: str | None) -> str:
     def look(head: bytes) -> str | None:
         return force_format(force, head, name) if force else sniff(head, name)
 
-    info = os.stat(file)
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"{file}: not a regular file", hint="Give log folders or export files.")
-    if info.st_size == 0:
-        raise _empty_error(file)
-    with file.open("rb") as raw:
-        if rawfiles.is_archive(raw.read(4)):
-            raise rawfiles.archive_error(file)
-    head = read_head(file, FIRST_LOOK)
+    head = _first_bytes(file)
+    if rawfiles.is_archive(head):
+        raise rawfiles.archive_error(file)
+    if head.startswith((rawfiles.GZIP_MAGIC, *rawfiles.UTF16_BOMS)):
+        head = read_head(file, FIRST_LOOK)
+    else:
+        head = head.removeprefix(BOM)[:FIRST_LOOK]
     if not head.strip():
         raise _empty_error(file)
     found = look(head)
@@ -235,6 +230,26 @@ def _format_of(file: Path, force: str | None) -> str:
     if found is None:
         raise _unknown_error(file, head)
     return found
+
+
+def _first_bytes(file: Path) -> bytes:
+    """The file's first bytes as stored, from one open (never blocking on a pipe); an InputError
+    for what is not a regular file or is empty."""
+    fd = os.open(file, os.O_RDONLY | _NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(
+                f"{file}: not a regular file", hint="Give log folders or export files."
+            )
+        if info.st_size == 0:
+            raise _empty_error(file)
+        return os.read(fd, FIRST_LOOK + len(BOM))
+    finally:
+        os.close(fd)
+
+
+_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
 
 
 def _named(path: Path) -> bool:
@@ -261,6 +276,8 @@ _SKIPPED: Final = {
     "not a usage export tokenlens knows": "skipped files that are not a known usage export",
     "a tab-separated file, not a usage export tokenlens knows": "skipped tab-separated files "
     "(not a known usage export)",
+    "a zip archive; tokenlens reads the files inside it, not the archive": "skipped zip "
+    "archives (unzip them to read the files inside)",
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,8 @@ def plain_suffix(path: Path) -> str:
 
 def reason(exc: BaseException) -> str:
     """A short human reason for a read failure."""
+    if isinstance(exc, FileNotFoundError) and exc.filename and os.path.islink(exc.filename):
+        return "a symbolic link to a missing file"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, EOFError):
@@ -62,9 +65,11 @@ def reason(exc: BaseException) -> str:
 
 
 def cannot_read(path: Path, exc: BaseException) -> InputError:
-    return InputError(
-        f"{path}: cannot read: {reason(exc)}", hint="Check that the file is complete and readable."
-    )
+    if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
+        hint = "Check the path and its permissions."
+    else:
+        hint = "The file is damaged or cut short; copy or download it again."
+    return InputError(f"{path}: cannot read: {reason(exc)}", hint=hint)
 
 
 def is_archive(head: bytes) -> bool:
