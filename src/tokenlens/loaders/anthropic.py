@@ -43,7 +43,7 @@ import polars as pl
 from tokenlens import schema
 from tokenlens.loaders import checks
 from tokenlens.loaders import files as rawfiles
-from tokenlens.loaders.base import ExportKind, Scan
+from tokenlens.loaders.base import ExportKind, Scan, epoch_text
 from tokenlens.loaders.checks import Tally
 
 SOURCE_CLAUDE_CODE: Final = "anthropic_claude_code"
@@ -463,10 +463,11 @@ _RFC3339: Final = "%Y-%m-%dT%H:%M:%S%.f%#z"
 
 
 def _parse_ts(expr: pl.Expr) -> pl.Expr:
-    """RFC 3339 times, or bare `YYYY-MM-DD` dates (00:00 UTC)."""
+    """RFC 3339 times, or bare `YYYY-MM-DD` dates (00:00 UTC), or epoch seconds or milliseconds."""
     full = expr.str.to_datetime(_RFC3339, time_zone="UTC", strict=False).dt.cast_time_unit("us")
     day = expr.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us", "UTC"))
-    return pl.when(expr.str.len_chars() == 10).then(day).otherwise(full)
+    parsed = pl.when(expr.str.len_chars() == 10).then(day).otherwise(full)
+    return parsed.fill_null(epoch_text(expr))
 
 
 def _canonical(raw: pl.DataFrame) -> tuple[pl.LazyFrame, dict[str, int]]:

@@ -248,8 +248,9 @@ def _kind(source: Any) -> str | None:
 
 def _stem_session(path: Path) -> str:
     """The uuid at the end of `rollout-<time>-<uuid>.jsonl`, else the file stem."""
-    found = _UUID.search(path.stem)
-    return found.group(0) if found else path.stem
+    stem = rawfiles.plain_stem(path)
+    found = _UUID.search(stem)
+    return found.group(0) if found else stem
 
 
 class _LineNumbers:

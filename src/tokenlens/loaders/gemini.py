@@ -289,7 +289,7 @@ def _rows(files: list[Path], counts: _Counts) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {name: [] for name in _RAW}
     for path in files:
         chat = _read(path, counts)
-        own = chat.session_id or path.stem
+        own = chat.session_id or rawfiles.plain_stem(path)
         parent = _parent_session(path)
         kind = KIND_SUBAGENT if parent or chat.kind == KIND_SUBAGENT else KIND_MAIN
         project = chat.project or _project_from_path(path)
