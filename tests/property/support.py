@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ SETTINGS = settings(
 NO_SHRINK = settings(SETTINGS, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 RUNNER = CliRunner()
+
+
+@dataclass(frozen=True)
+class FixtureStore:
+    """A store and the config it was written with."""
+
+    path: Path
+    config: Path
+
 
 # The user local logs are credited to; the config below names it, so no login leaks in.
 USER = "tester"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -30,16 +30,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FIXTURES
-from tests.property.support import (
-    SETTINGS,
-    cli,
-    ingest,
-    pinned_env,
-    report,
-    report_keys,
-    write_config,
-)
+from tests.property.support import SETTINGS, FixtureStore, cli, report, report_keys
 from tokenlens.analysis import exprs
 
 KEYS = report_keys()
@@ -62,22 +53,6 @@ TOKENS = ("input_tokens", "cache_write_tokens", "cache_read_tokens", "output_tok
 PRICED = ("reported", "computed")
 ZONES = ("UTC", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Chatham")
 COST_MODES = ("auto", "calculate", "reported")
-
-
-@dataclass(frozen=True)
-class Store:
-    path: Path
-    config: Path
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """Every fixture export in one store."""
-    root = tmp_path_factory.mktemp("report-store")
-    with pinned_env(root):
-        config = write_config(root / "config")
-        ingest(root / "store", [FIXTURES], config)
-        yield Store(root / "store", config)
 
 
 def close(a: float, b: float) -> bool:
@@ -184,7 +159,7 @@ SINGLES_AND_PAIRS = [(key,) for key in KEYS] + list(itertools.combinations(KEYS,
 
 @pytest.mark.parametrize("keys", SINGLES_AND_PAIRS, ids="+".join)
 def test_totals_are_the_sum_of_rows_for_every_key_and_pair(
-    store: Store, keys: tuple[str, ...]
+    store: FixtureStore, keys: tuple[str, ...]
 ) -> None:
     doc = report("--store", store.path, "--config", store.config, "--tz", "UTC", *by_args(keys))
     check_sums(doc, keys)
@@ -314,7 +289,7 @@ def expected_totals(rows: list[dict[str, Any]], f: Filters) -> dict[str, Any]:
 _EXPORTS: dict[tuple[Path, str], list[dict[str, Any]]] = {}
 
 
-def exported(store: Store, cost_mode: str) -> list[dict[str, Any]]:
+def exported(store: FixtureStore, cost_mode: str) -> list[dict[str, Any]]:
     """Every canonical row of the store, priced under the cost mode (read once per mode)."""
     key = (store.path, cost_mode)
     if key not in _EXPORTS:
@@ -331,7 +306,7 @@ def exported(store: Store, cost_mode: str) -> list[dict[str, Any]]:
 @settings(SETTINGS, max_examples=40)
 @given(f=filters)
 def test_filtered_totals_are_the_sum_of_rows_and_of_the_canonical_rows(
-    store: Store, f: Filters
+    store: FixtureStore, f: Filters
 ) -> None:
     doc = report("--store", store.path, "--config", store.config, *f.args())
     check_sums(doc, f.keys)

@@ -32,10 +32,14 @@ def _text_times(frame: pl.DataFrame) -> pl.DataFrame:
         if dtype == pl.Date:
             exprs.append(col.dt.strftime("%Y-%m-%d"))
         elif isinstance(dtype, pl.Datetime):
+            # Each value on its own (whole seconds without a fraction), so a row reads the same
+            # whatever other rows are written with it.
             utc = col.dt.convert_time_zone("UTC") if dtype.time_zone else col
-            whole = frame.get_column(name).dt.microsecond().fill_null(0).max() in (0, None)
-            pattern = "%Y-%m-%dT%H:%M:%SZ" if whole else "%Y-%m-%dT%H:%M:%S%.6fZ"
-            exprs.append(utc.dt.strftime(pattern))
+            exprs.append(
+                pl.when(utc.dt.microsecond() == 0)
+                .then(utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                .otherwise(utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+            )
         elif dtype in (pl.Float32, pl.Float64):
             exprs.append(col.fill_nan(None))
     return frame.with_columns(exprs) if exprs else frame
