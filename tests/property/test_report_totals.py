@@ -17,7 +17,10 @@ cost modes and blended prices, `report --format json` must satisfy:
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,6 +96,13 @@ def check_sums(doc: dict[str, Any], keys: Sequence[str]) -> None:
     rows, totals = doc["rows"], doc["totals"]
     where = f"--by {' '.join(group_by)}"
 
+    for row in rows:
+        if "day" in row:
+            date.fromisoformat(row["day"])
+        if "week" in row:
+            assert date.fromisoformat(row["week"]).weekday() == 0, f"{row['week']} is no Monday"
+        if "month" in row:
+            assert date.fromisoformat(row["month"] + "-01").strftime("%Y-%m") == row["month"]
     groups = [tuple(row[k] for k in group_by) for row in rows]
     assert len(set(groups)) == len(groups), f"{where}: a group appears twice"
     ordered = sorted(groups, key=lambda g: tuple(_order(v) for v in g))
@@ -293,8 +303,6 @@ def exported(store: FixtureStore, cost_mode: str) -> list[dict[str, Any]]:
     """Every canonical row of the store, priced under the cost mode (read once per mode)."""
     key = (store.path, cost_mode)
     if key not in _EXPORTS:
-        import json
-
         text = cli(
             "export", "--store", store.path, "--config", store.config, "-f", "ndjson",
             "--cost-mode", cost_mode,
@@ -320,3 +328,44 @@ def test_filtered_totals_are_the_sum_of_rows_and_of_the_canonical_rows(
             assert got is not None and close(got, value), f"{name}: report {got}, rows {value}"
         else:
             assert got == value, f"{name}: report {got}, canonical rows {value}"
+
+
+# ----------------------------------------------------------------------- the other formats
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """A JSON value as the CSV output writes it (text that a spreadsheet would run is quoted)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_START) else value
+    return str(value)
+
+
+@settings(SETTINGS, max_examples=8)
+@given(
+    keys=st.lists(st.sampled_from(KEYS), min_size=1, max_size=3).map(tuple),
+    fmt=st.sampled_from(("ndjson", "csv", "markdown", "table")),
+    tz=st.sampled_from(ZONES),
+)
+def test_every_format_shows_the_rows_of_the_json_document(
+    store: FixtureStore, keys: tuple[str, ...], fmt: str, tz: str
+) -> None:
+    common: list[str | Path] = ["--store", store.path, "--config", store.config, "--tz", tz]
+    common += by_args(keys)
+    doc = report(*common)
+    text = cli("report", *common, "--format", fmt)
+    if fmt == "ndjson":
+        assert [json.loads(line) for line in text.splitlines()] == doc["rows"]
+    elif fmt == "csv":
+        records = list(csv.reader(io.StringIO(text)))
+        assert records[0] == list(doc["rows"][0])
+        assert records[1:] == [[csv_cell(v) for v in row.values()] for row in doc["rows"]]
+    elif fmt == "markdown":
+        lines = text.splitlines()
+        assert lines[0].startswith("| " + " | ".join(doc["rows"][0]))
+        assert len(lines) == 2 + len(doc["rows"])
+    else:
+        assert text.strip() and "Total" in text
