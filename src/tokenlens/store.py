@@ -573,26 +573,29 @@ class Transaction:
         """
         stats = IngestStats(rows_in=frame.height)
         frame = frame.with_columns(_month=pl.col("ts").dt.strftime("%Y-%m"))
-        for (source, month), part in frame.group_by("source", "_month", maintain_order=True):
-            assert isinstance(source, str) and isinstance(month, str)
-            path = self.store.root / DATA / f"source={source}" / f"month={month}" / PART
-            new = part.drop("_month")
-            current = self._current(path)
-            old_rows = 0
-            if current is not None:
-                old = pl.read_parquet(current)
-                old_rows = old.height
-                combined = pl.concat([new, schema.conform(old.lazy(), schema.STORED).collect()])
+        for (source,), new in frame.group_by("source", maintain_order=True):
+            assert isinstance(source, str)
+            months = set(new.get_column("_month").unique().to_list())
+            months |= self._months_sharing_keys(source, new.get_column("event_id"))
+            paths = {m: self._path(source, m) for m in sorted(months)}
+            olds = []
+            for path in paths.values():
+                current = self._current(path)
+                if current is not None:
+                    olds.append(schema.conform(pl.scan_parquet(current), schema.STORED).collect())
+            old_rows = sum(old.height for old in olds)
+            rows = schema.conform(new.drop("_month").lazy(), schema.STORED).collect()
+            if olds:
                 merge = merges.get(source, keep_newest)
-                merged = schema.conform(merge(combined.lazy()), schema.STORED).collect(
-                    engine="in-memory"
-                )
-            else:  # a loader's rows are already deduplicated by the same rule
-                merged = schema.conform(new.lazy(), schema.STORED).collect()
-            merged = merged.sort("ts", maintain_order=True)
-            self._stage(path, merged)
-            stats.added += merged.height - old_rows
-            stats.partitions_written += 1
+                combined = pl.concat([rows, *olds]).lazy()
+                rows = schema.conform(merge(combined), schema.STORED).collect(engine="in-memory")
+            by_month = rows.with_columns(_month=pl.col("ts").dt.strftime("%Y-%m"))
+            for month, path in paths.items():
+                part = by_month.filter(pl.col("_month") == month).drop("_month")
+                if part.height or self._current(path) is not None:
+                    self._stage(path, part.sort("ts", maintain_order=True))
+                    stats.partitions_written += 1
+            stats.added += rows.height - old_rows
         seen = self.manifest.setdefault("files", {})
         for path in files:
             key = str(path.resolve())
@@ -601,6 +604,33 @@ class Transaction:
                 seen[key] = list(stamp)
                 self._changed = True
         return stats
+
+    def _path(self, source: str, month: str) -> Path:
+        return self.store.root / DATA / f"source={source}" / f"month={month}" / PART
+
+    def _months_sharing_keys(self, source: str, event_ids: pl.Series) -> set[str]:
+        """Months of `source` already holding a copy of one of these events, or of the same
+        message (`<message>:<request>` ids): copies of one call can carry different dates, a
+        stream across midnight or a replay days later, and must meet to be merged."""
+        files = [
+            current
+            for path in self.partitions()
+            if path.parent.parent.name == f"source={source}"
+            and (current := self._current(path)) is not None
+        ]
+        if not files:
+            return set()
+        ids = event_ids.unique()
+        messages = ids.str.split(":").list.first().unique()
+        stored = pl.col("event_id")
+        hits = (
+            pl.scan_parquet(files, include_file_paths="_file")
+            .select("event_id", "_file")
+            .filter(stored.is_in(ids) | stored.str.split(":").list.first().is_in(messages))
+            .select(pl.col("_file").unique())
+            .collect()
+        )
+        return {Path(f).parent.name.removeprefix("month=") for f in hits.get_column("_file")}
 
     def rewrite(self, transform: Callable[[pl.LazyFrame], pl.LazyFrame]) -> int:
         """Apply a row transform (e.g. re-pricing) to every partition."""

@@ -223,3 +223,37 @@ def test_a_file_is_recorded_as_it_was_before_it_was_read(tmp_path: Path) -> None
     assert store.changed_files([session]) == [session]  # so the next ingest reads it again
     _ingest(root, session)
     assert _rows(root)["event_id"].to_list() == ["m1:r1", "m2:r2"]
+
+
+def _months(store: Path) -> dict[str, int]:
+    manifest = json.loads((store / "manifest.json").read_text())
+    return {key: entry["rows"] for key, entry in manifest["partitions"].items()}
+
+
+def test_copies_dated_in_different_months_meet_across_ingests(tmp_path: Path) -> None:
+    # One call streamed across midnight at the end of September, and a sidechain replay of
+    # another message on 1 October, each ingested in a later run than the first copy.
+    first = tmp_path / "p" / "a.jsonl"
+    first.parent.mkdir()
+    first.write_text(
+        _assistant("m1", "r1", 5, ts="2025-09-30T23:59:59.000Z")
+        + _assistant("m2", "r2", 7, ts="2025-09-30T23:00:00.000Z")
+    )
+    store = tmp_path / "store"
+    _ingest(store, first)
+    assert _months(store) == {"claude_code/2025-09": 2}
+    later = tmp_path / "p" / "b.jsonl"
+    later.write_text(
+        _assistant("m1", "r1", 40, ts="2025-10-01T00:00:01.000Z")  # the longer copy wins
+        + _assistant("m2", "r9", 7, ts="2025-10-01T08:00:00.000Z", sidechain=True)  # a replay
+        + _assistant("m3", "r3", 1, ts="2025-10-01T09:00:00.000Z")
+    )
+    _ingest(store, later)
+    rows = _rows(store)
+    assert rows.get_column("event_id").to_list() == ["m1:r1", "m2:r2", "m3:r3"]
+    assert rows.get_column("output_tokens").to_list() == [40, 7, 1]
+    assert _months(store) == {"claude_code/2025-09": 1, "claude_code/2025-10": 2}
+    # The same rows as one ingest of both files.
+    once = tmp_path / "once"
+    _ingest(once, first, later)
+    assert_frame_equal(rows.drop("as_of"), _rows(once).drop("as_of"))
