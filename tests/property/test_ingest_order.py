@@ -189,8 +189,34 @@ def test_claude_code_copies_across_files_ingest_the_same_in_any_order(
     check(root, _write(root, tree, generated.CLAUDE_FILES), plan)
 
 
+_CURSOR_MODEL = "claude-4-sonnet"
+_X = generated.CursorEvent(
+    "2025-10-01T00:00:01.000Z", "On-Demand", _CURSOR_MODEL, (147, 130, 1695, 850)
+)
+_Y = generated.CursorEvent(
+    "2025-10-01T00:00:01.000Z", "On-Demand", _CURSOR_MODEL, (161, 3907, 112, 634)
+)
+_Z = generated.CursorEvent("2025-09-15T12:00:00.000Z", "On-Demand", "auto", (25, 106, 142, 2437))
+
+
 @settings(NO_SHRINK, max_examples=10)
 @given(tree=generated.cursor_downloads(), plan=plans(len(generated.CURSOR_FILES)))
+# Two downloads hold one event with the same cost and the same newest date; the third file, read
+# again on its own, prices the event beside other rows.
+@example(
+    tree=dict(
+        zip(
+            generated.CURSOR_FILES,
+            (
+                generated.CURSOR_HEADER + _X.row("$1.20"),
+                generated.CURSOR_HEADER + _Y.row("0.07"),
+                generated.CURSOR_HEADER + _Y.row("0.07") + _Z.row("0.05") + _X.row("$1.20"),
+            ),
+            strict=True,
+        )
+    ),
+    plan=Plan(((0, 1, 2),), again=(2,)),
+)
 def test_overlapping_cursor_downloads_ingest_the_same_in_any_order(
     tmp_path: Path, tree: dict[str, str], plan: Plan
 ) -> None:
