@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.property.support import SETTINGS, FixtureStore, cli, report, report_keys
@@ -313,6 +313,9 @@ def exported(store: FixtureStore, cost_mode: str) -> list[dict[str, Any]]:
 
 @settings(SETTINGS, max_examples=40)
 @given(f=filters)
+@example(  # a key given twice, a relative period ending at a date, a parent source
+    f=Filters(("day", "source", "day"), "UTC", "4w", "2025-09-30", ("anthropic",), (), "auto", 15.0)
+)
 def test_filtered_totals_are_the_sum_of_rows_and_of_the_canonical_rows(
     store: FixtureStore, f: Filters
 ) -> None:
