@@ -97,8 +97,10 @@ def test_ingest_follows_the_same_rule(tmp_path: Path, monkeypatch: pytest.Monkey
     done = tokenlens("ingest", "folder", "--store", store)
     assert done.code == 0, done.stderr
     assert "Warning: skipped empty files (1) [folder/cursor/empty.csv]" in done.stderr
-    assert "6 events read, 6 new" in done.stderr
+    assert "ingested 2 of 3 files (0 unchanged, 1 skipped): 6 events read, 6 new" in done.stderr
     assert report("--store", store).totals() == FOLDER_TOTALS
+    again = tokenlens("ingest", "folder", "--store", store)  # the refused file is tried again
+    assert "ingested 0 of 3 files (2 unchanged, 1 skipped): 0 events read" in again.stderr
     refused = tokenlens("ingest", "folder/cursor/empty.csv", "--store", store)
     assert_refused(refused, "folder/cursor/empty.csv: empty file", "There is nothing to read")
 

@@ -54,7 +54,7 @@ def ingest(
         changed_count = len(found.files())
         stamps = target.stamps(found.files())  # before reading: a file growing meanwhile is re-read
         notices = list(found.notices)
-        added = read_rows = 0
+        added = read_rows = read_files = 0
         with target.transaction() as tx:  # new rows, file records and re-pricing: one commit
             if found.by_format:
                 from tokenlens import pricing
@@ -66,10 +66,14 @@ def ingest(
                     priced.collect(), merges=got.merges, files=got.files, stamps=stamps
                 )
                 added, read_rows = stats.added, stats.rows_in
+                read_files = len({p.resolve() for p in got.files})
             repriced = _reprice_if_stale(tx, cfg)
     common.warn_all(notices)
+    skipped = max(changed_count - read_files, 0)  # refused: not recorded, so tried again
     console.info(
-        f"ingested {changed_count} of {total} files ({total - changed_count} unchanged): "
+        f"ingested {read_files} of {total} files ({total - changed_count} unchanged"
+        + (f", {skipped} skipped" if skipped else "")
+        + "): "
         f"{read_rows:,} events read, {added:,} new; store {target.root}"
         + (f"; re-priced {repriced} partitions" if repriced else "")
     )
