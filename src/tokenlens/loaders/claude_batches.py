@@ -55,13 +55,12 @@ def scan(
     folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     batches = _batches(files, sizes, batch_bytes)
-    # The batches are read in a child process: the memory they churn through dies with it, and
-    # this process meanwhile loads what it needs for the rows (fork is safe before polars is).
+    # The batches are read in a child process: the memory they churn through dies with it. This
+    # process stays small meanwhile (fork is safe before polars loads), and loads what it needs
+    # for the rows only afterwards, so the two never hold their peaks at once.
     method = "fork" if sys.platform == "linux" and "polars" not in sys.modules else "spawn"
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
         future = pool.submit(_spill_batches, batches, user, folder)
-        if meanwhile is not None:
-            meanwhile()
         try:
             notices, rows = future.result()
         except BrokenProcessPool as exc:  # killed, or out of memory
@@ -69,6 +68,8 @@ def scan(
                 "the process reading the transcripts in batches stopped unexpectedly",
                 hint="Check free memory and disk space in the temporary folder, then retry.",
             ) from exc
+    if meanwhile is not None:
+        meanwhile()
     import polars as pl
 
     from tokenlens import schema
