@@ -32,6 +32,7 @@ class NetworkBlockedError(AssertionError):
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     attempts: list[str] = []
+
     def refuse(what: str) -> Any:
         def blocked(*args: object, **kwargs: object) -> Any:
             attempts.append(f"{what}{args!r}")
