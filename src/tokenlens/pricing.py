@@ -210,7 +210,7 @@ def cost_expr(discount: float = 1.0) -> pl.Expr:
         + tokens["cache_read_tokens"] * rread.fill_null(0)
         + write_5m * rwrite.fill_null(0)
         + write_1h * rwrite_1h.fill_null(0)
-    ) / 1_000_000
+    ) * 1e-6  # a division by a constant rounds differently with a row's place in the frame
     return pl.when(pl.col("_priced") & schema.has_tokens()).then(cost * discount).otherwise(None)
 
 

@@ -169,8 +169,8 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     """The Cursor identity rule over canonical rows; independent of row order, idempotent.
 
     Copies with one `event_id` collapse to one: a reported cost beats none, then the newer file
-    (`as_of`), then the larger cost and request count, then every other column, larger first,
-    then the smaller origin (a total order). Then a copy from a lower-ranked export shape is dropped
+    (`as_of`), then the larger cost and request count, then every other column except the
+    derived prices, larger first, then the smaller origin (a total order). Then a copy from a lower-ranked export shape is dropped
     when a higher-ranked copy has the same time, user, model and token total (A/B/C and API
     overlaps).
     """
@@ -190,7 +190,9 @@ def _dedupe(lf: pl.LazyFrame, *, across_shapes: bool) -> pl.LazyFrame:
         pl.col("requests"),
     ]
     descending = [False, True, True, True]
-    used = {"event_id", "reported_cost_usd", "as_of", "requests", "origin", "_maybe"}
+    # Prices are derived from the other columns, and may come from another price version.
+    derived = {"computed_cost_usd", "price_version"}
+    used = {"event_id", "reported_cost_usd", "as_of", "requests", "origin", "_maybe", *derived}
     rest = [pl.col(c) for c in names if c not in used]
     rest.append(pl.col("origin"))
     marked = lf if "_maybe" in names else lf.with_columns(_maybe=_maybe_repeated())
