@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -47,13 +48,19 @@ def group_expr(key: str, tz: str) -> pl.Expr:
 
 
 def period_filter(since: date | None, until: date | None, tz: str) -> pl.Expr:
-    """Rows whose local date lies within [since, until], both inclusive."""
-    day = local_ts(tz).dt.date()
+    """Rows whose local date lies within [since, until], both inclusive.
+
+    Tested as a range of UTC instants, from the local midnight starting `since` to the one ending
+    `until` (a midnight skipped by a clock change maps to the instant of the change): no
+    per-row time-zone conversion, and a Parquet scan can skip row groups.
+    """
+    zone = ZoneInfo(tz)
+    ts = pl.col("ts")
     expr = pl.lit(True)
     if since is not None:
-        expr &= day >= since
+        expr &= ts >= datetime.combine(since, time(), zone).astimezone(UTC)
     if until is not None:
-        expr &= day <= until
+        expr &= ts < datetime.combine(until + timedelta(days=1), time(), zone).astimezone(UTC)
     return expr
 
 

@@ -42,9 +42,8 @@ awarded is on the board; sorted by rank. `title_values` is a list of structs
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -109,16 +108,8 @@ def window(until: date, window_days: int) -> tuple[date, date]:
 
 
 def local_days_filter(first: date, last: date, tz: str) -> pl.Expr:
-    """Rows whose local date lies in [first, last].
-
-    A UTC range a day wider on each side comes first: it needs no time-zone conversion and lets a
-    Parquet scan skip row groups; the exact local-date test then decides.
-    """
-    zone = ZoneInfo(tz)
-    lo = datetime.combine(first - timedelta(days=1), time(), zone).astimezone(UTC)
-    hi = datetime.combine(last + timedelta(days=2), time(), zone).astimezone(UTC)
-    ts = pl.col("ts")
-    return (ts >= lo) & (ts < hi) & exprs.period_filter(first, last, tz)
+    """Rows whose local date lies in [first, last]."""
+    return exprs.period_filter(first, last, tz)
 
 
 def badge_cutoffs(badges: tuple[tuple[str, float], ...], n_active: int) -> pl.DataFrame:

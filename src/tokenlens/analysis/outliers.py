@@ -25,7 +25,7 @@ expressions only.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Final, Literal
 
 import polars as pl
@@ -173,29 +173,28 @@ def outliers(
     """
     first = until - timedelta(days=rules.days - 1)
     has_team = "team" in priced.collect_schema().names()
-    # The one pass over the events; everything below works on this small frame.
-    parts = _parts(
-        priced,
-        since=first - timedelta(days=rules.self_baseline_days),
-        until=until,
-        tz=tz,
-        has_team=has_team,
-    ).collect()
-    teams = _teams(parts.lazy(), has_team)
+    since = first - timedelta(days=rules.self_baseline_days)
+    rows = _window(priced, since=since, until=until, tz=tz)
+    # Two small aggregates, computed together over one read of the events.
+    day_frame, session_frame = pl.collect_all([_user_days(rows, tz, has_team), _sessions(rows, tz)])
+    if has_team:
+        teams = day_frame.lazy().group_by("user").agg(pl.col("team").drop_nulls().min())
+        day_frame = day_frame.drop("team")
+    else:
+        teams = day_frame.lazy().select(pl.col("user").unique(), team=pl.lit(None, pl.String))
     user_days = (
-        parts.lazy()
-        .group_by("user", "day")
-        .agg(pl.col("cost").sum(), pl.col("tokens").sum())
+        day_frame.lazy()
         .with_columns(value=pl.col(rules.metric).cast(pl.Float64))
         .join(teams, on="user", how="left")
         .collect()  # four rules read it: build it once
         .lazy()
     )
+    sessions = session_frame.lazy().join(teams, on="user", how="left")
     flags = [
         _team_rule(user_days, first, rules),
         _self_rule(user_days, first, rules),
         _team_median_rule(user_days, first, until, rules),
-        _runaway_rule(_sessions(parts.lazy(), tz).join(teams, on="user", how="left"), first, rules),
+        _runaway_rule(sessions, first, rules),
     ]
     if rules.daily_cap_usd is not None:
         flags.append(_daily_cap_rule(user_days, first, rules.daily_cap_usd))
@@ -212,8 +211,7 @@ def session_stats(priced: pl.LazyFrame, *, tz: str = "UTC") -> pl.DataFrame:
     (wall-clock, Float64), total_tokens (Int64), cost_usd (null when no row of the session is
     priced), output_ratio (output over total tokens, null when the session has no tokens).
     """
-    parts = _parts(priced, since=None, until=None, tz=tz, has_team=False)
-    return _sessions(parts, tz).sort("user", "session").collect()
+    return _sessions(priced, tz).sort("user", "session").collect()
 
 
 def max_severity(flags: pl.DataFrame) -> str | None:
@@ -228,55 +226,39 @@ def max_severity(flags: pl.DataFrame) -> str | None:
     return None
 
 
-# --- the one pass -----------------------------------------------------------------------------
+# --- the aggregates ----------------------------------------------------------------------------
 
 
-def _parts(
-    priced: pl.LazyFrame, *, since: date | None, until: date | None, tz: str, has_team: bool
-) -> pl.LazyFrame:
-    """Partial aggregates per (user, local day, session_id); sums, counts and min/max only."""
-    day = exprs.local_ts(tz).dt.date()
-    lf = priced
-    if since is not None and until is not None:
-        # A UTC prefilter a day wider than any zone offset (it can reach storage), then the exact
-        # local-day filter.
-        lo = datetime.combine(since - timedelta(days=1), time(), UTC)
-        hi = datetime.combine(until + timedelta(days=2), time(), UTC)
-        lf = lf.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi))
-        lf = lf.filter(day.is_between(since, until))
-    cost = pl.col("cost_usd")
+def _window(priced: pl.LazyFrame, *, since: date, until: date, tz: str) -> pl.LazyFrame:
+    """Rows of the local days [since, until]."""
+    return priced.filter(exprs.period_filter(since, until, tz))
+
+
+def _user_days(rows: pl.LazyFrame, tz: str, has_team: bool) -> pl.LazyFrame:
+    """One row per (user, local day): cost (0 when unpriced) and tokens."""
     aggs = [
-        cost.fill_null(0.0).sum().alias("cost"),
-        cost.is_not_null().any().alias("priced"),
+        pl.col("cost_usd").fill_null(0.0).sum().alias("cost"),
         schema.total_tokens().sum().cast(pl.Int64).alias("tokens"),
-        pl.col("output_tokens").fill_null(0).sum().cast(pl.Int64).alias("output"),
-        pl.col("ts").min().alias("start"),
-        pl.col("ts").max().alias("end"),
     ]
     if has_team:
         aggs.append(pl.col("team").drop_nulls().min().alias("team"))
-    return lf.group_by(pl.col("user"), day.alias("day"), pl.col("session_id")).agg(aggs)
+    day = exprs.local_ts(tz).dt.date().alias("day")
+    return rows.group_by(pl.col("user"), day).agg(aggs)
 
 
-def _teams(parts: pl.LazyFrame, has_team: bool) -> pl.LazyFrame:
-    """user -> team (the smallest name when rows disagree; null without a team column)."""
-    if not has_team:
-        return parts.select("user").unique().with_columns(team=pl.lit(None, pl.String))
-    return parts.group_by("user").agg(pl.col("team").drop_nulls().min())
-
-
-def _sessions(parts: pl.LazyFrame, tz: str) -> pl.LazyFrame:
-    """Combine the partial aggregates into one row per (user, session)."""
+def _sessions(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
+    """One row per (user, session) with a session id."""
+    cost = pl.col("cost_usd")
     return (
-        parts.filter(pl.col("session_id").is_not_null())
+        rows.filter(pl.col("session_id").is_not_null())
         .group_by("user", pl.col("session_id").alias("session"))
         .agg(
-            pl.col("start").min(),
-            pl.col("end").max(),
-            pl.col("tokens").sum().alias("total_tokens"),
-            pl.col("output").sum(),
-            pl.col("cost").sum(),
-            pl.col("priced").any(),
+            pl.col("ts").min().alias("start"),
+            pl.col("ts").max().alias("end"),
+            schema.total_tokens().sum().cast(pl.Int64).alias("total_tokens"),
+            pl.col("output_tokens").fill_null(0).sum().cast(pl.Int64).alias("output"),
+            cost.fill_null(0.0).sum().alias("cost"),
+            cost.is_not_null().any().alias("priced"),
         )
         .select(
             "user",
