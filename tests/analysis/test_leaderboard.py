@@ -17,6 +17,7 @@ from tokenlens.analysis.leaderboard import (
     badge_cutoffs,
     leaderboard,
     output_schema,
+    ranked,
     window,
 )
 from tokenlens.errors import TokenlensError
@@ -312,6 +313,7 @@ def test_a_copilot_only_user_is_active_ranked_last_and_gets_no_badge_or_token_le
     ]
     assert out.filter(pl.col("titles").list.contains("Token Legend"))["user"].to_list() == ["mid"]
     assert active_count(lf, until=UNTIL) == 3
+    assert ranked(lf, until=UNTIL, top=1)[1] == 3
 
 
 def test_only_copilot_users_get_no_token_legend() -> None:
@@ -326,6 +328,7 @@ def test_an_empty_window_gives_an_empty_frame_with_the_columns() -> None:
     out = leaderboard(lf, until=UNTIL)
     assert_frame_equal(out, pl.DataFrame(schema=output_schema()))
     assert active_count(lf, until=UNTIL) == 0
+    assert ranked(lf, until=UNTIL)[1] == 0
 
 
 def test_the_window_ends_at_until() -> None:
@@ -494,6 +497,7 @@ def test_a_user_with_only_lines_of_code_is_not_active() -> None:
         ("coder", "emerald", 25, 1)
     ]
     assert active_count(lf, until=UNTIL) == 1
+    assert ranked(lf, until=UNTIL, rank_by="lines-added")[1] == 1
 
 
 def test_usd_per_mtok_pairs_cost_with_priced_tokens() -> None:

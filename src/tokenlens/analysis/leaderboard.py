@@ -165,6 +165,35 @@ def leaderboard(
 
     See the module docstring for every definition (window, rank, badges, titles, columns).
     """
+    return ranked(
+        priced,
+        until=until,
+        window_days=window_days,
+        tz=tz,
+        top=top,
+        rank_by=rank_by,
+        badges=badges,
+        cache_wizard_min_tokens=cache_wizard_min_tokens,
+        flagged_sessions=flagged_sessions,
+        by=by,
+    )[0]
+
+
+def ranked(
+    priced: pl.LazyFrame,
+    *,
+    until: date,
+    window_days: int = 30,
+    tz: str = "UTC",
+    top: int = 250,
+    rank_by: str = "tokens",
+    badges: tuple[tuple[str, float], ...] = DEFAULT_BADGES,
+    cache_wizard_min_tokens: int = 1_000_000,
+    flagged_sessions: pl.DataFrame | None = None,
+    by: str = "user",
+) -> tuple[pl.DataFrame, int]:
+    """`leaderboard`, and the number of active keys (what `active_count` gives) from the same
+    read of the rows."""
     if rank_by not in RANK_BY:
         raise ValueError(f"unknown rank_by {rank_by!r}; use one of {', '.join(RANK_BY)}")
     if top < 1:
@@ -173,11 +202,13 @@ def leaderboard(
     _check_key(priced, by)
     first, last = window(until, window_days)
     rows = priced.filter(local_days_filter(first, last, tz), pl.col(by).is_not_null())
-    rows = _with_flagged(rows, flagged_sessions)
+    per_key, sessions = pl.collect_all([_per_key(rows, by), _sessions(rows, by)])
     agg = (
-        _per_key(rows, by)
+        per_key.lazy()
         .filter(pl.col("events") > 0)
-        .join(_per_session(rows, by), on=by, how="left")
+        .join(_per_session(sessions.lazy(), by), on=by, how="left")
+        .join(_flagged_tokens(sessions.lazy(), by, flagged_sessions), on=by, how="left")
+        .with_columns(pl.col("_flagged_tokens").fill_null(0))
         .collect()
     )
 
@@ -221,7 +252,7 @@ def leaderboard(
     )
     board = board.filter((pl.col("rank") <= top) | (pl.col("titles").list.len() > 0))
     out = output_schema(by)
-    return board.sort("rank").select(pl.col(c).cast(t) for c, t in out.items())
+    return board.sort("rank").select(pl.col(c).cast(t) for c, t in out.items()), agg.height
 
 
 def _check_badges(badges: tuple[tuple[str, float], ...]) -> None:
@@ -244,22 +275,24 @@ def _check_key(priced: pl.LazyFrame, by: str) -> None:
     raise ValueError(f"cannot rank by {by!r}: no such column")
 
 
-def _with_flagged(rows: pl.LazyFrame, flagged_sessions: pl.DataFrame | None) -> pl.LazyFrame:
-    """Add `_flagged`: True for rows in a flagged (user, session), False otherwise."""
+def _flagged_tokens(
+    sessions: pl.LazyFrame, by: str, flagged_sessions: pl.DataFrame | None
+) -> pl.LazyFrame:
+    """Per key: the tokens of its sessions that the outlier scan flagged."""
     if flagged_sessions is None or flagged_sessions.is_empty():
-        return rows.with_columns(pl.lit(False).alias("_flagged"))
+        return sessions.select(pl.col(by), pl.lit(0, pl.Int64).alias("_flagged_tokens")).head(0)
     pairs = (
         flagged_sessions.lazy()
         .select(
-            pl.col("user").cast(pl.String),
-            pl.col("session").cast(pl.String).alias("session_id"),
-            pl.lit(True).alias("_flagged"),
+            pl.col("user").cast(pl.String), pl.col("session").cast(pl.String).alias("session_id")
         )
         .drop_nulls(["user", "session_id"])
         .unique(["user", "session_id"])
     )
-    return rows.join(pairs, on=["user", "session_id"], how="left").with_columns(
-        pl.col("_flagged").fill_null(False)
+    return (
+        sessions.join(pairs, on=["user", "session_id"], how="semi")
+        .group_by(by)
+        .agg(pl.col("_tokens").sum().alias("_flagged_tokens"))
     )
 
 
@@ -284,14 +317,13 @@ def _row_values(rows: pl.LazyFrame) -> pl.LazyFrame:
                 for c in ("input_tokens", "cache_write_tokens", "cache_read_tokens")
             )
         ).alias("_input_side"),
-        pl.when(pl.col("_flagged")).then(tok).otherwise(zero).alias("_flagged_tokens"),
     )
 
 
 def _per_key(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
     """Per key: partial aggregates (sums, counts, maxima), then nulls where nothing was reported."""
     model = pl.col("model")
-    sums = ("_tokens", "_paid_cost", "_paid_tokens", "_input_side", "_flagged_tokens")
+    sums = ("_tokens", "_paid_cost", "_paid_tokens", "_input_side")
     return (
         _row_values(rows)
         .group_by(by)
@@ -314,21 +346,25 @@ def _per_key(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
     )
 
 
-def _per_session(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
-    """Per key: the number of sessions and the longest one (microseconds, last - first event).
-
-    A session is one session_id of one user (two users never share a session).
-    """
+def _sessions(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
+    """One row per (key, user, session): its span in microseconds (last - first event) and its
+    tokens. A session is one session_id of one user (two users never share a session)."""
     keys = list(dict.fromkeys([by, "user", "session_id"]))
     return (
         rows.filter(pl.col("session_id").is_not_null())
         .group_by(keys)
-        .agg((pl.col("ts").max() - pl.col("ts").min()).dt.total_microseconds().alias("_span"))
-        .group_by(by)
         .agg(
-            pl.len().cast(pl.Int64).alias("sessions"),
-            pl.col("_span").max().alias("_longest_us"),
+            (pl.col("ts").max() - pl.col("ts").min()).dt.total_microseconds().alias("_span"),
+            schema.total_tokens().sum().alias("_tokens"),
         )
+    )
+
+
+def _per_session(sessions: pl.LazyFrame, by: str) -> pl.LazyFrame:
+    """Per key: the number of sessions and the longest one."""
+    return sessions.group_by(by).agg(
+        pl.len().cast(pl.Int64).alias("sessions"),
+        pl.col("_span").max().alias("_longest_us"),
     )
 
 

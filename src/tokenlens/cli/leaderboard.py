@@ -98,7 +98,7 @@ def leaderboard(
         )
         flags = outliers.outliers(sel.rows, until=sel.end, tz=sel.tz, rules=rules)
         flagged = flags.filter(pl.col("session").is_not_null()).select("user", "session").unique()
-        rows = board.leaderboard(
+        rows, active = board.ranked(
             sel.rows,
             until=sel.end,
             window_days=days,
@@ -109,9 +109,6 @@ def leaderboard(
             cache_wizard_min_tokens=int(settings.get("cache_wizard_min_tokens", 1_000_000)),
             flagged_sessions=flagged,
             by=by.value,
-        )
-        active = board.active_count(
-            sel.rows, until=sel.end, window_days=days, tz=sel.tz, by=by.value
         )
         first, last = board.window(sel.end, days)
         cutoffs = board.badge_cutoffs(badge_list, active)
