@@ -291,6 +291,29 @@ def test_help_and_version_import_neither_polars_nor_pyarrow() -> None:
     assert out.strip().splitlines()[-1] == "[]"
 
 
+def test_a_warm_report_imports_neither_numpy_nor_pyarrow(projects: Path, tmp_path: Path) -> None:
+    # The warm path is mostly start-up: numpy alone would add about 0.15 s to it.
+    import subprocess
+    import sys
+
+    store = tmp_path / "store"
+    assert run("ingest", str(projects), "--store", str(store)).returncode == 0
+    code = (
+        "import sys\n"
+        "from tokenlens.cli import main\n"
+        f"sys.argv = ['tokenlens', 'report', '--store', {str(store)!r}, '--json', '--by', 'day']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('numpy', 'pyarrow', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
 def test_warnings_with_paths_and_brackets_print_plainly(tmp_path: Path) -> None:
     folder = tmp_path / "[exports]"
     tree(folder, {"p/s.jsonl": assistant("m1", "r1", ts="2025-09-01T10:00:00.000Z")})
