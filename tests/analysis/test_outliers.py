@@ -14,6 +14,7 @@ from tokenlens import schema
 from tokenlens.analysis.outliers import (
     FLAG_SCHEMA,
     OutlierRules,
+    flagged_sessions,
     max_severity,
     outliers,
     session_stats,
@@ -358,6 +359,38 @@ def test_runaway_flags_a_long_session_with_a_high_burn_rate() -> None:
     assert flags.item(0, "detail") == (
         "Session ran 5.0 hours from 08:00 at $30.00 per hour (threshold $25.00 per hour)."
     )
+
+
+def _flagged_by_outliers(flags: pl.DataFrame) -> list[tuple[str, str]]:
+    pairs = flags.filter(pl.col("session").is_not_null()).select("user", "session").unique()
+    return sorted(pairs.rows())
+
+
+@pytest.mark.parametrize(
+    ("tz", "until"),
+    [("UTC", UNTIL), ("Australia/Sydney", UNTIL), ("UTC", UNTIL - timedelta(days=3))],
+)
+def test_flagged_sessions_are_the_session_flags_of_the_full_scan(tz: str, until: date) -> None:
+    lf = synthetic_team()
+    got = flagged_sessions(lf, until=until, tz=tz)
+    assert got.rows() == _flagged_by_outliers(outliers(lf, until=until, tz=tz))
+    if until == UNTIL and tz == "UTC":
+        assert got.rows() == [("run", "run-agent")]
+
+
+def test_flagged_sessions_with_a_session_begun_before_the_window() -> None:
+    # s0 starts 20 days before until, outside a 7-day window: not flagged, as in the full scan.
+    day2 = date(2025, 9, 2)
+    rules = OutlierRules(days=7)
+    lf = priced_rows(
+        {"user": "a", "ts": at(DAY, 8), "session_id": "s1", "cost_usd": 75.0},
+        {"user": "a", "ts": at(DAY, 13), "session_id": "s1", "cost_usd": 75.0},
+        {"user": "a", "ts": at(DAY - timedelta(days=20), 8), "session_id": "s0", "cost_usd": 9.0},
+        {"user": "a", "ts": at(day2, 8), "session_id": "s0", "cost_usd": 900.0},
+    )
+    got = flagged_sessions(lf, until=day2, rules=rules)
+    assert got.rows() == _flagged_by_outliers(outliers(lf, until=day2, rules=rules))
+    assert got.rows() == [("a", "s1")]
 
 
 def test_runaway_day_and_start_are_local() -> None:

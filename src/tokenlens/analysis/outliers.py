@@ -204,6 +204,20 @@ def outliers(
     ).collect()
 
 
+def flagged_sessions(
+    priced: pl.LazyFrame,
+    *,
+    until: date,
+    tz: str = "UTC",
+    rules: OutlierRules = OutlierRules(),
+) -> pl.DataFrame:
+    """The (user, session) pairs that `outliers` flags with a session (the runaway rules),
+    sorted, without the work of the per-day rules."""
+    rows = _window(priced, since=scan_start(until, rules), until=until, tz=tz)
+    pairs = runaway_pairs(_sessions(rows, tz), until=until, rules=rules)
+    return pairs.sort("user", "session").collect()
+
+
 def session_stats(priced: pl.LazyFrame, *, tz: str = "UTC") -> pl.DataFrame:
     """One row per (user, session) with a session id, sorted by user then session.
 
@@ -248,31 +262,53 @@ def _user_days(rows: pl.LazyFrame, tz: str, has_team: bool) -> pl.LazyFrame:
 
 def _sessions(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     """One row per (user, session) with a session id."""
-    cost = pl.col("cost_usd")
     return (
         rows.filter(pl.col("session_id").is_not_null())
         .group_by("user", pl.col("session_id").alias("session"))
-        .agg(
-            pl.col("ts").min().alias("start"),
-            pl.col("ts").max().alias("end"),
-            schema.total_tokens().sum().cast(pl.Int64).alias("total_tokens"),
-            pl.col("output_tokens").fill_null(0).sum().cast(pl.Int64).alias("output"),
-            cost.fill_null(0.0).sum().alias("cost"),
-            cost.is_not_null().any().alias("priced"),
-        )
-        .select(
-            "user",
-            "session",
-            pl.col("start").dt.convert_time_zone(tz),
-            pl.col("end").dt.convert_time_zone(tz),
-            ((pl.col("end") - pl.col("start")).dt.total_microseconds() / _US_PER_HOUR).alias(
-                "hours"
-            ),
-            "total_tokens",
-            pl.when(pl.col("priced")).then(pl.col("cost")).alias("cost_usd"),
-            exprs.ratio(pl.col("output"), pl.col("total_tokens")).alias("output_ratio"),
-        )
+        .agg(session_aggregates())
+        .select(session_columns(tz))
     )
+
+
+def session_aggregates() -> list[pl.Expr]:
+    """What the session rules need of one session's rows (sums, extremes), for any group-by
+    whose groups are sessions."""
+    cost = pl.col("cost_usd")
+    return [
+        pl.col("ts").min().alias("start"),
+        pl.col("ts").max().alias("end"),
+        schema.total_tokens().sum().cast(pl.Int64).alias("total_tokens"),
+        pl.col("output_tokens").fill_null(0).sum().cast(pl.Int64).alias("output"),
+        cost.fill_null(0.0).sum().alias("cost"),
+        cost.is_not_null().any().alias("priced"),
+    ]
+
+
+def session_columns(tz: str) -> list[pl.Expr]:
+    """`session_aggregates` (with `user` and `session`) as the session rules read them."""
+    return [
+        pl.col("user"),
+        pl.col("session"),
+        pl.col("start").dt.convert_time_zone(tz),
+        pl.col("end").dt.convert_time_zone(tz),
+        ((pl.col("end") - pl.col("start")).dt.total_microseconds() / _US_PER_HOUR).alias("hours"),
+        pl.col("total_tokens"),
+        pl.when(pl.col("priced")).then(pl.col("cost")).alias("cost_usd"),
+        exprs.ratio(pl.col("output"), pl.col("total_tokens")).alias("output_ratio"),
+    ]
+
+
+def scan_start(until: date, rules: OutlierRules) -> date:
+    """The first local day whose rows the rules read (the self rule's baseline reaches back)."""
+    return until - timedelta(days=rules.days - 1 + rules.self_baseline_days)
+
+
+def runaway_pairs(sessions: pl.LazyFrame, *, until: date, rules: OutlierRules) -> pl.LazyFrame:
+    """The (user, session) pairs the session rules flag, from `session_columns` rows made of the
+    rows since `scan_start`."""
+    first = until - timedelta(days=rules.days - 1)
+    flagged = _runaway_rule(sessions.with_columns(team=pl.lit(None, pl.String)), first, rules)
+    return flagged.select("user", "session").unique()
 
 
 # --- the rules ----------------------------------------------------------------------------------

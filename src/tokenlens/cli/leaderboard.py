@@ -96,8 +96,7 @@ def leaderboard(
         rules = analyses.from_config(
             cfg, "outliers", outliers.OutlierRules, {**cfg.outliers, "days": days}
         )
-        flags = outliers.outliers(sel.rows, until=sel.end, tz=sel.tz, rules=rules)
-        flagged = flags.filter(pl.col("session").is_not_null()).select("user", "session").unique()
+        flagged = outliers.flagged_sessions(sel.rows, until=sel.end, tz=sel.tz, rules=rules)
         rows, active = board.ranked(
             sel.rows,
             until=sel.end,
