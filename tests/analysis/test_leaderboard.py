@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -509,3 +509,24 @@ def test_usd_per_mtok_pairs_cost_with_priced_tokens() -> None:
     out = leaderboard(lf, until=UNTIL)
     # cost 3.0 + 0.4; $/Mtok 3.0 * 1e6 / 1,000,000 priced tokens; 2,000,000 tokens in all
     assert out.select("total_tokens", "cost_usd", "usd_per_mtok").rows() == [(2_000_000, 3.4, 3.0)]
+
+
+@pytest.mark.parametrize("by", ["user", "team"])
+@pytest.mark.parametrize("days", [1, 7, 14, 30])
+def test_flag_rules_flag_what_the_outlier_scan_flags(by: str, days: int) -> None:
+    from tests.analysis.test_outliers import AGENT_DAY, synthetic_team
+    from tests.analysis.test_outliers import UNTIL as SCAN_UNTIL
+    from tokenlens.analysis.outliers import OutlierRules, flagged_sessions
+
+    lf = synthetic_team(teams=True, first=date(2025, 9, 1)).with_columns(
+        cost_basis=pl.lit("reported")
+    )
+    rules = OutlierRules(days=days)
+    flagged = flagged_sessions(lf, until=SCAN_UNTIL, rules=rules)
+    want = ranked(lf, until=SCAN_UNTIL, window_days=days, flagged_sessions=flagged, by=by)
+    got = ranked(lf, until=SCAN_UNTIL, window_days=days, flag_rules=rules, by=by)
+    assert_frame_equal(got[0], want[0])
+    assert got[1] == want[1]
+    shares = want[0].get_column("flagged_share").drop_nulls()
+    in_window = SCAN_UNTIL - timedelta(days=days) < AGENT_DAY
+    assert (shares > 0).any() == in_window  # the agent's session is the one runaway

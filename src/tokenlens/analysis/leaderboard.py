@@ -48,7 +48,8 @@ from typing import Final
 import polars as pl
 
 from tokenlens import schema
-from tokenlens.analysis import exprs
+from tokenlens.analysis import exprs, outliers
+from tokenlens.analysis.outliers import OutlierRules
 from tokenlens.errors import TokenlensError
 
 DEFAULT_BADGES: Final[tuple[tuple[str, float], ...]] = (
@@ -191,9 +192,15 @@ def ranked(
     cache_wizard_min_tokens: int = 1_000_000,
     flagged_sessions: pl.DataFrame | None = None,
     by: str = "user",
+    flag_rules: OutlierRules | None = None,
 ) -> tuple[pl.DataFrame, int]:
     """`leaderboard`, and the number of active keys (what `active_count` gives) from the same
-    read of the rows."""
+    read of the rows.
+
+    With `flag_rules` (instead of `flagged_sessions`), the sessions the outlier scan would flag
+    under those rules (`outliers.flagged_sessions`) are found in the same group-by as the
+    board's own session figures.
+    """
     if rank_by not in RANK_BY:
         raise ValueError(f"unknown rank_by {rank_by!r}; use one of {', '.join(RANK_BY)}")
     if top < 1:
@@ -201,8 +208,21 @@ def ranked(
     _check_badges(badges)
     _check_key(priced, by)
     first, last = window(until, window_days)
-    rows = priced.filter(local_days_filter(first, last, tz), pl.col(by).is_not_null())
-    per_key, sessions = pl.collect_all([_per_key(rows, by), _sessions(rows, by)])
+    start = first if flag_rules is None else min(first, outliers.scan_start(until, flag_rules))
+    rows = priced.filter(local_days_filter(start, last, tz), pl.col(by).is_not_null())
+    in_window = local_days_filter(first, last, tz)
+    per_key, all_sessions = pl.collect_all(
+        [_per_key(rows.filter(in_window), by), _sessions(rows, by, in_window, flag_rules)]
+    )
+    if flag_rules is not None:
+        flagged_sessions = outliers.runaway_pairs(
+            all_sessions.lazy()
+            .rename({"session_id": "session"})
+            .select(outliers.session_columns(tz)),
+            until=until,
+            rules=flag_rules,
+        ).collect()
+    sessions = all_sessions.filter(pl.col("_in_window"))
     agg = (
         per_key.lazy()
         .filter(pl.col("events") > 0)
@@ -346,18 +366,23 @@ def _per_key(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
     )
 
 
-def _sessions(rows: pl.LazyFrame, by: str) -> pl.LazyFrame:
+def _sessions(
+    rows: pl.LazyFrame, by: str, in_window: pl.Expr, flag_rules: OutlierRules | None
+) -> pl.LazyFrame:
     """One row per (key, user, session): its span in microseconds (last - first event) and its
-    tokens. A session is one session_id of one user (two users never share a session)."""
+    tokens within the window, whether it has rows there, and with `flag_rules` what the
+    session rules read of all its rows. A session is one session_id of one user (two users
+    never share a session)."""
     keys = list(dict.fromkeys([by, "user", "session_id"]))
-    return (
-        rows.filter(pl.col("session_id").is_not_null())
-        .group_by(keys)
-        .agg(
-            (pl.col("ts").max() - pl.col("ts").min()).dt.total_microseconds().alias("_span"),
-            schema.total_tokens().sum().alias("_tokens"),
-        )
-    )
+    ts = pl.col("ts").filter(in_window)
+    aggs = [
+        (ts.max() - ts.min()).dt.total_microseconds().alias("_span"),
+        schema.total_tokens().filter(in_window).sum().alias("_tokens"),
+        in_window.any().alias("_in_window"),
+    ]
+    if flag_rules is not None:
+        aggs.extend(outliers.session_aggregates())
+    return rows.filter(pl.col("session_id").is_not_null()).group_by(keys).agg(aggs)
 
 
 def _per_session(sessions: pl.LazyFrame, by: str) -> pl.LazyFrame:

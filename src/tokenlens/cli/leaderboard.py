@@ -96,7 +96,6 @@ def leaderboard(
         rules = analyses.from_config(
             cfg, "outliers", outliers.OutlierRules, {**cfg.outliers, "days": days}
         )
-        flagged = outliers.flagged_sessions(sel.rows, until=sel.end, tz=sel.tz, rules=rules)
         rows, active = board.ranked(
             sel.rows,
             until=sel.end,
@@ -106,7 +105,7 @@ def leaderboard(
             rank_by=metric,
             badges=badge_list,
             cache_wizard_min_tokens=int(settings.get("cache_wizard_min_tokens", 1_000_000)),
-            flagged_sessions=flagged,
+            flag_rules=rules,
             by=by.value,
         )
         first, last = board.window(sel.end, days)
