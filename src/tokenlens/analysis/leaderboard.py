@@ -374,15 +374,21 @@ def _sessions(
     session rules read of all its rows. A session is one session_id of one user (two users
     never share a session)."""
     keys = list(dict.fromkeys([by, "user", "session_id"]))
-    ts = pl.col("ts").filter(in_window)
+    # Window-only values as columns first (null or 0 outside), so that the group-by below
+    # needs only plain minima, maxima and sums.
+    marked = rows.filter(pl.col("session_id").is_not_null()).with_columns(
+        _win=in_window,
+        _win_ts=pl.when(in_window).then(pl.col("ts")),
+        _win_tokens=pl.when(in_window).then(schema.total_tokens()).otherwise(0),
+    )
     aggs = [
-        (ts.max() - ts.min()).dt.total_microseconds().alias("_span"),
-        schema.total_tokens().filter(in_window).sum().alias("_tokens"),
-        in_window.any().alias("_in_window"),
+        (pl.col("_win_ts").max() - pl.col("_win_ts").min()).dt.total_microseconds().alias("_span"),
+        pl.col("_win_tokens").sum().alias("_tokens"),
+        pl.col("_win").max().alias("_in_window"),
     ]
     if flag_rules is not None:
         aggs.extend(outliers.session_aggregates())
-    return rows.filter(pl.col("session_id").is_not_null()).group_by(keys).agg(aggs)
+    return marked.group_by(keys).agg(aggs)
 
 
 def _per_session(sessions: pl.LazyFrame, by: str) -> pl.LazyFrame:
