@@ -6,9 +6,11 @@ Writes a store of `--events` Claude Code rows for `--users` users over `--days` 
 with a fixed rate so no price look-up is timed), then measures, median of --runs, each as a fresh
 process:
 - `tokenlens leaderboard --store S --json` against DuckDB's equivalent (per-user totals over the
-  window, a rank and the four titles' maxima);
-- `tokenlens outliers --store S --json` against DuckDB's equivalent of the team and self rules
-  (per user-day totals, the day's median and MAD, the trailing 7-day mean);
+  window, a rank and the four titles' maxima, sessions and the share of tokens in sessions the
+  session rules flag);
+- `tokenlens outliers --store S --json` against DuckDB's equivalent of the rules (per user-day
+  totals, the day's median and MAD, the trailing 7-day mean, the period total against the median
+  total, and the per-session burn rate and output ratio);
 with peak RSS from /usr/bin/time. DuckDB is a benchmark-only dependency (`pip install duckdb`).
 """
 
@@ -27,21 +29,35 @@ import polars as pl
 
 from tokenlens import pricing, schema
 
+# The session rules (a session of 4 hours or more burning $25 an hour, or of 1M tokens or more
+# with under 0.2% output), as the outlier scan and the leaderboard's flagged share apply them.
+DUCK_SESSIONS = """
+s AS (SELECT "user", session_id, min(ts) AS t0, max(ts) AS t1,
+             sum(input_tokens + cache_write_tokens + cache_read_tokens + output_tokens) AS tok,
+             sum(output_tokens) AS out, sum(computed_cost_usd) AS cost,
+             epoch(max(ts) - min(ts)) / 3600.0 AS hours
+      FROM r WHERE session_id IS NOT NULL GROUP BY ALL),
+run AS (SELECT * FROM s WHERE hours >= 4
+          AND (cost / hours >= 25 OR (tok >= 1000000 AND out / nullif(tok, 0) < 0.002)))"""
+
 DUCK_LEADERBOARD = """
 WITH r AS (SELECT * FROM read_parquet('{files}')),
+""" + DUCK_SESSIONS + """,
 u AS (
   SELECT "user", sum(input_tokens + cache_write_tokens + cache_read_tokens + output_tokens) AS tok,
          sum(computed_cost_usd) AS cost, count(DISTINCT model) AS models,
          sum(cache_read_tokens) / sum(input_tokens + cache_write_tokens + cache_read_tokens) AS hit
   FROM r GROUP BY ALL),
-s AS (SELECT "user", session_id, max(ts) - min(ts) AS span FROM r GROUP BY ALL)
-SELECT u.*, row_number() OVER (ORDER BY tok DESC, "user") AS rank,
-       (SELECT max(span) FROM s) AS longest
-FROM u ORDER BY rank LIMIT 250
+f AS (SELECT "user", sum(tok) AS flagged FROM run GROUP BY ALL),
+us AS (SELECT "user", count(*) AS sessions, max(hours) AS longest FROM s GROUP BY ALL)
+SELECT u.*, us.sessions, us.longest, coalesce(f.flagged, 0) / u.tok AS flagged_share,
+       row_number() OVER (ORDER BY u.tok DESC, u."user") AS rank
+FROM u LEFT JOIN us USING ("user") LEFT JOIN f USING ("user") ORDER BY rank LIMIT 250
 """
 
 DUCK_OUTLIERS = """
 WITH r AS (SELECT * FROM read_parquet('{files}')),
+""" + DUCK_SESSIONS + """,
 d AS (SELECT "user", CAST(ts AS DATE) AS day, sum(computed_cost_usd) AS cost FROM r GROUP BY ALL),
 m AS (SELECT day, median(cost) AS med FROM d GROUP BY ALL),
 dev AS (SELECT d.day, median(abs(d.cost - m.med)) AS mad FROM d JOIN m USING (day) GROUP BY ALL),
@@ -49,8 +65,13 @@ z AS (SELECT d.*, (d.cost - m.med) / nullif(1.4826 * dev.mad, 0) AS z
       FROM d JOIN m USING (day) JOIN dev USING (day)),
 w AS (SELECT *, avg(cost) OVER (
         PARTITION BY "user" ORDER BY day
-        RANGE BETWEEN INTERVAL 7 DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING) AS base FROM z)
-SELECT * FROM w WHERE z >= 3.5 OR cost >= 5 * base ORDER BY day, "user"
+        RANGE BETWEEN INTERVAL 7 DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING) AS base FROM z),
+p AS (SELECT "user", sum(cost) AS total FROM d GROUP BY ALL),
+pm AS (SELECT median(total) AS med FROM p)
+SELECT "user", day, NULL AS session_id FROM w WHERE z >= 3.5 OR cost >= 5 * base
+UNION ALL SELECT "user", NULL, NULL FROM p, pm WHERE p.total >= 10 * pm.med
+UNION ALL SELECT "user", CAST(t0 AS DATE), session_id FROM run
+ORDER BY 2, 1
 """
 
 
