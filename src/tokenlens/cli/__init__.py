@@ -6,7 +6,6 @@ Heavy libraries (polars, pyarrow, genai-prices) are imported inside the commands
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -42,15 +41,8 @@ __all__ = [
 ]
 
 
-# polars' allocator (jemalloc) hands freed pages back to the OS at once rather than after ten
-# seconds, so a command's peak memory is what it holds, not what earlier steps already freed.
-# It reads this when polars loads, which the commands do only after parsing their options.
-ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
-
-
 def main() -> None:
     """Console entry point: one boundary turns project errors into `Error:` + `Hint:`, exit 1."""
-    os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR_CONF)
     try:
         code = app(standalone_mode=False, prog_name="tokenlens")
         sys.exit(code if isinstance(code, int) else 0)
