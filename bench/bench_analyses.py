@@ -40,9 +40,12 @@ s AS (SELECT "user", session_id, min(ts) AS t0, max(ts) AS t1,
 run AS (SELECT * FROM s WHERE hours >= 4
           AND (cost / hours >= 25 OR (tok >= 1000000 AND out / nullif(tok, 0) < 0.002)))"""
 
-DUCK_LEADERBOARD = """
+DUCK_LEADERBOARD = (
+    """
 WITH r AS (SELECT * FROM read_parquet('{files}')),
-""" + DUCK_SESSIONS + """,
+"""
+    + DUCK_SESSIONS
+    + """,
 u AS (
   SELECT "user", sum(input_tokens + cache_write_tokens + cache_read_tokens + output_tokens) AS tok,
          sum(computed_cost_usd) AS cost, count(DISTINCT model) AS models,
@@ -54,10 +57,14 @@ SELECT u.*, us.sessions, us.longest, coalesce(f.flagged, 0) / u.tok AS flagged_s
        row_number() OVER (ORDER BY u.tok DESC, u."user") AS rank
 FROM u LEFT JOIN us USING ("user") LEFT JOIN f USING ("user") ORDER BY rank LIMIT 250
 """
+)
 
-DUCK_OUTLIERS = """
+DUCK_OUTLIERS = (
+    """
 WITH r AS (SELECT * FROM read_parquet('{files}')),
-""" + DUCK_SESSIONS + """,
+"""
+    + DUCK_SESSIONS
+    + """,
 d AS (SELECT "user", CAST(ts AS DATE) AS day, sum(computed_cost_usd) AS cost FROM r GROUP BY ALL),
 m AS (SELECT day, median(cost) AS med FROM d GROUP BY ALL),
 dev AS (SELECT d.day, median(abs(d.cost - m.med)) AS mad FROM d JOIN m USING (day) GROUP BY ALL),
@@ -73,6 +80,7 @@ UNION ALL SELECT "user", NULL, NULL FROM p, pm WHERE p.total >= 10 * pm.med
 UNION ALL SELECT "user", CAST(t0 AS DATE), session_id FROM run
 ORDER BY 2, 1
 """
+)
 
 
 def write_store(root: Path, users: int, days: int, events: int, seed: int = 7) -> None:

@@ -170,9 +170,9 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
 
     Copies with one `event_id` collapse to one: a reported cost beats none, then the newer file
     (`as_of`), then the larger cost and request count, then every other column except the
-    derived prices, larger first, then the smaller origin (a total order). Then a copy from a lower-ranked export shape is dropped
-    when a higher-ranked copy has the same time, user, model and token total (A/B/C and API
-    overlaps).
+    derived prices, larger first, then the smaller origin (a total order). Then a copy from a
+    lower-ranked export shape is dropped when a higher-ranked copy has the same time, user, model
+    and token total (A/B/C and API overlaps).
     """
     return _dedupe(lf, across_shapes=True)
 
