@@ -251,7 +251,7 @@ def _window(priced: pl.LazyFrame, *, since: date, until: date, tz: str) -> pl.La
 def _user_days(rows: pl.LazyFrame, tz: str, has_team: bool) -> pl.LazyFrame:
     """One row per (user, local day): cost (0 when unpriced) and tokens."""
     aggs = [
-        pl.col("cost_usd").fill_null(0.0).sum().alias("cost"),
+        exprs.exact_sum(pl.col("cost_usd")).alias("cost"),
         schema.total_tokens().sum().cast(pl.Int64).alias("tokens"),
     ]
     if has_team:
@@ -279,7 +279,7 @@ def session_aggregates() -> list[pl.Expr]:
         pl.col("ts").max().alias("end"),
         schema.total_tokens().sum().cast(pl.Int64).alias("total_tokens"),
         pl.col("output_tokens").fill_null(0).sum().cast(pl.Int64).alias("output"),
-        cost.fill_null(0.0).sum().alias("cost"),
+        exprs.exact_sum(cost).alias("cost"),
         cost.is_not_null().any().alias("priced"),
     ]
 
