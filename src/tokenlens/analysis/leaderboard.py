@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -149,35 +149,14 @@ def active_count(
     return int(rows.select(pl.col(by).n_unique()).collect().item())
 
 
-def leaderboard(
-    priced: pl.LazyFrame,
-    *,
-    until: date,
-    window_days: int = 30,
-    tz: str = "UTC",
-    top: int = 250,
-    rank_by: str = "tokens",
-    badges: tuple[tuple[str, float], ...] = DEFAULT_BADGES,
-    cache_wizard_min_tokens: int = 1_000_000,
-    flagged_sessions: pl.DataFrame | None = None,
-    by: str = "user",
-) -> pl.DataFrame:
+def leaderboard(priced: pl.LazyFrame, **options: Any) -> pl.DataFrame:
     """Rank the active users of the window by `rank_by`, best first; ties broken by name.
 
-    See the module docstring for every definition (window, rank, badges, titles, columns).
+    Takes the options of `ranked`. See the module docstring for every definition (window, rank,
+    badges, titles, columns).
     """
-    return ranked(
-        priced,
-        until=until,
-        window_days=window_days,
-        tz=tz,
-        top=top,
-        rank_by=rank_by,
-        badges=badges,
-        cache_wizard_min_tokens=cache_wizard_min_tokens,
-        flagged_sessions=flagged_sessions,
-        by=by,
-    )[0]
+    board, _ = ranked(priced, **options)
+    return board
 
 
 def ranked(

@@ -52,6 +52,11 @@ def token_problem(value: object, limit: int) -> str | None:
     return None
 
 
+def first_token_problem(values: Iterable[object], limit: int) -> str | None:
+    """`token_problem` of the first of several counts that has one, or None."""
+    return next((p for p in (token_problem(v, limit) for v in values) if p), None)
+
+
 def located(path: str, lines: Iterable[int] = (), more: bool = False) -> str:
     """`file`, `file:3`, or `file:3,7,12` (`,...` when more lines were left out)."""
     shown = ",".join(str(n) for n in lines)

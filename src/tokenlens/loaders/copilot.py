@@ -684,10 +684,7 @@ def _read_users(path: Path) -> tuple[pl.DataFrame, list[Notice]]:
             rec.loc_deleted_sum,
             *((tokens.prompt_tokens_sum, tokens.output_tokens_sum) if tokens else ()),
         )
-        problem = next(
-            (p for p in (checks.token_problem(v, checks.MAX_ROW_TOKENS) for v in counts) if p),
-            None,
-        )
+        problem = checks.first_token_problem(counts, checks.MAX_ROW_TOKENS)
         if problem:
             tally.add(problem.replace("token count", "count"), str(path))
             continue

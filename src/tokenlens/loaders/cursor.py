@@ -744,10 +744,7 @@ def _event_row(item: Any, user: str) -> tuple[Any, ...] | str:
             usage.cache_write_tokens,
             usage.cache_read_tokens,
         )
-        problem = next(
-            (p for p in (checks.token_problem(v, checks.MAX_CALL_TOKENS) for v in counts) if p),
-            None,
-        )
+        problem = checks.first_token_problem(counts, checks.MAX_CALL_TOKENS)
         if problem:
             return f"skipped usage events with {problem}"
     cents = event.charged_cents
