@@ -194,10 +194,9 @@ CC_ARGS = ["claude", "daily", "--json", "--offline"]
 CC_ALL_ARGS = ["daily", "--json", "--offline"]
 
 
-def bench_tree(tree: Path, runs: int, samples: int, *, warm: bool) -> TreeResult:
-    projects = str(tree / "projects")
-    work = Path(tempfile.mkdtemp(prefix="bench-claude-"))
-    env = dict(
+def tool_env(tree: Path, work: Path) -> dict[str, str]:
+    """The environment both tools run in: ccusage reads `tree`, caches and stores go to `work`."""
+    return dict(
         os.environ,
         CLAUDE_CONFIG_DIR=str(tree),
         XDG_CACHE_HOME=str(work / "cache"),
@@ -205,6 +204,12 @@ def bench_tree(tree: Path, runs: int, samples: int, *, warm: bool) -> TreeResult
         TZ="UTC",
         NO_COLOR="1",
     )
+
+
+def bench_tree(tree: Path, runs: int, samples: int, *, warm: bool) -> TreeResult:
+    projects = str(tree / "projects")
+    work = Path(tempfile.mkdtemp(prefix="bench-claude-"))
+    env = tool_env(tree, work)
     size = sum(p.stat().st_size for p in (tree / "projects").rglob("*") if p.is_file())
     load_before = os.getloadavg()
     try:

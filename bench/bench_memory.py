@@ -55,14 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     clean = ensure(args.out, *CLEAN)
     damaged = ensure(args.out, *DAMAGED)
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    env = dict(
-        os.environ,
-        CLAUDE_CONFIG_DIR=str(damaged),
-        XDG_CACHE_HOME=str(work / "cache"),
-        TOKENLENS_STORE=str(work / "unused-store"),
-        TZ="UTC",
-        NO_COLOR="1",
-    )
+    env = bench_claude.tool_env(damaged, work)
     tl = bench_claude.TOKENLENS
     series = [
         bench_claude.Series(
