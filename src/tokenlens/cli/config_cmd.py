@@ -109,7 +109,7 @@ def show(config_file: Path | None = common.CONFIG) -> None:
 def _leaderboard_lines(cfg: Any) -> list[str]:
     from tokenlens.analysis import leaderboard
 
-    signature = inspect.signature(leaderboard.leaderboard)
+    signature = inspect.signature(leaderboard.ranked)
     lines = ["[leaderboard]"]
     for name in ("window_days", "top", "rank_by", "cache_wizard_min_tokens"):
         default = signature.parameters[name].default
