@@ -32,7 +32,6 @@ from typing import Final, Literal
 import polars as pl
 
 from tokenlens.analysis import exprs
-from tokenlens.analysis.leaderboard import local_days_filter
 from tokenlens.errors import TokenlensError
 
 Scope = Literal["source", "user", "team"]
@@ -125,7 +124,7 @@ def budgets(
     keys = ["user", "team", "source"] if with_team else ["user", "source"]
     earliest = min(period_of(b.period, until)[0] for b in budgets)
     daily_lf = (
-        priced.filter(local_days_filter(earliest, until, tz))
+        priced.filter(exprs.period_filter(earliest, until, tz))
         .group_by([*keys, exprs.local_ts(tz).dt.date().alias("day")])
         .agg(pl.col("cost_usd").sum().alias("spend"))
     )

@@ -108,11 +108,6 @@ def window(until: date, window_days: int) -> tuple[date, date]:
     return until - timedelta(days=window_days - 1), until
 
 
-def local_days_filter(first: date, last: date, tz: str) -> pl.Expr:
-    """Rows whose local date lies in [first, last]."""
-    return exprs.period_filter(first, last, tz)
-
-
 def badge_cutoffs(badges: tuple[tuple[str, float], ...], n_active: int) -> pl.DataFrame:
     """Each badge with its top share and the ranks it covers: 1..ceil(top_share * n_active).
 
@@ -142,7 +137,7 @@ def active_count(
     """How many users (or teams) have a usage event in the window: the n of the badge cut-offs."""
     _check_key(priced, by)
     rows = priced.filter(
-        local_days_filter(*window(until, window_days), tz),
+        exprs.period_filter(*window(until, window_days), tz),
         pl.col(by).is_not_null(),
         schema.is_usage(),
     )
@@ -188,8 +183,8 @@ def ranked(
     _check_key(priced, by)
     first, last = window(until, window_days)
     start = first if flag_rules is None else min(first, outliers.scan_start(until, flag_rules))
-    rows = priced.filter(local_days_filter(start, last, tz), pl.col(by).is_not_null())
-    in_window = local_days_filter(first, last, tz)
+    rows = priced.filter(exprs.period_filter(start, last, tz), pl.col(by).is_not_null())
+    in_window = exprs.period_filter(first, last, tz)
     per_key, all_sessions = pl.collect_all(
         [_per_key(rows.filter(in_window), by), _sessions(rows, by, in_window, flag_rules)]
     )

@@ -95,7 +95,7 @@ def _spill_batches(
     buckets = len(batches)
     notices: list[Notice] = []
     for number, batch in enumerate(batches):
-        found, chunk = claude_lines.read_records(batch)
+        found, chunk = claude_lines.read_records(batch)  # the first batch forks before polars
         from tokenlens.loaders import claude_code
 
         part = claude_code.to_scan(found, chunk, user=user)
@@ -103,8 +103,6 @@ def _spill_batches(
         notices.extend(part.notices)
         _spill(part.frame.collect(), folder, number, buckets)
     import polars as pl
-
-    from tokenlens.loaders import claude_code
 
     rows = []
     for bucket in range(buckets):
