@@ -1,3 +1,3 @@
-from tokenlens.cli import main
+from tokenlens.cli import run
 
-main()
+run()

@@ -6,7 +6,11 @@ Heavy libraries (polars, pyarrow, genai-prices) are imported inside the commands
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -36,6 +40,7 @@ __all__ = [
     "outliers",
     "prices",
     "report",
+    "run",
     "sources",
     "store_cmd",
 ]
@@ -66,3 +71,24 @@ def main() -> None:
             show()
             sys.exit(code)
         raise
+
+
+def run() -> NoReturn:
+    """The `tokenlens` command: `main`, then an exit that skips tearing the interpreter down.
+
+    Freeing every object of a large report one by one takes about 0.2 s; the operating system
+    takes the memory back at once. Output is flushed and exit handlers run first.
+    """
+    try:
+        main()
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError):  # the reader went away (`| head`)
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code or 0)

@@ -46,21 +46,27 @@ scan = scan_claude_code  # the name every loader module reads its files by
 
 
 def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
-    """Canonical rows from raw records (already deduplicated by the same rule as `dedupe`)."""
-    records = claude_lines.resolve_replays(chunk.records)
-    records.sort(key=lambda r: r[0])  # by event id; a stable sort by time follows
-    columns = list(zip(*records, strict=True)) if records else [()] * len(claude_lines.FIELDS)
-    data = dict(zip(claude_lines.FIELDS, columns, strict=True))
-    raw = pl.DataFrame(
-        {name: pl.Series(name, data[name], dtype=dtype) for name, dtype in _RAW.items()}
-    )
-    del records, columns, data
+    """Canonical rows from the readers' records, deduplicated across readers by `dedupe`."""
+    parts = [
+        pl.DataFrame(
+            {
+                name: pl.Series(name, values, dtype=dtype)
+                for (name, dtype), values in zip(_RAW.items(), columns, strict=True)
+            }
+        )
+        for columns in chunk.columns
+    ]
+    raw = pl.concat(parts) if parts else pl.DataFrame(schema=_RAW)
+    del parts
     origins = pl.Series("origins", [str(p) for p in files], dtype=pl.String)
-    ts = pl.col("timestamp").str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
-    if raw.select(ts.null_count()).item() > raw.get_column("timestamp").null_count():
+    text = raw.get_column("timestamp")
+    ts = text.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
+    if ts.null_count() > text.null_count():
         # other ISO-8601 spellings (offsets, no fraction), and epoch seconds or milliseconds
         other = pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False)
-        ts = ts.fill_null(other).fill_null(epoch_text(pl.col("timestamp")))
+        ts = raw.select(
+            pl.lit(ts).fill_null(other).fill_null(epoch_text(pl.col("timestamp")))
+        ).to_series()
     frame = raw.lazy().with_columns(
         ts=ts.dt.cast_time_unit("us"),
         kind=pl.when(pl.col("sidechain"))
@@ -72,7 +78,8 @@ def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
         user=pl.lit(user),
         requests=pl.lit(1.0),
     )
-    out = schema.conform(frame).sort("ts", nulls_last=True, maintain_order=True).collect()
+    # The sorts behind the dedupe run about twice as fast on the in-memory engine.
+    out = dedupe(schema.conform(frame)).collect(engine="in-memory")
     del raw
     bad_ts: dict[str, int] = {}
     if out.get_column("ts").null_count():
@@ -128,15 +135,16 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
             [key, *order], descending=[False, *descending], nulls_last=True, maintain_order=True
         ).unique(subset=[key], keep="first", maintain_order=True)
 
-    best = best_of(lf, "event_id").with_columns(
-        _message=pl.col("event_id").str.split_exact(":", 1).struct.field("field_0"),
-        _side=sidechain,
+    # Most keys have one row; only the others need the (slow, multi-column) sort.
+    copied = pl.col("event_id").is_duplicated()
+    best = pl.concat([lf.filter(~copied), best_of(lf.filter(copied), "event_id")]).with_columns(
+        _side=sidechain
     )
+    message = pl.col("event_id").str.split_exact(":", 1).struct.field("field_0")
     parents = best.filter(~pl.col("_side"))
+    side = best.filter(pl.col("_side")).with_columns(_message=message)
     orphans = best_of(
-        best.filter(pl.col("_side")).join(
-            parents.select("_message").unique(), on="_message", how="anti"
-        ),
+        side.join(parents.select(_message=message).unique(), on="_message", how="anti"),
         "_message",
-    )
-    return pl.concat([parents, orphans]).drop("_message", "_side").sort("ts", "event_id")
+    ).drop("_message")
+    return pl.concat([parents, orphans]).drop("_side").sort("ts", "event_id")

@@ -4,6 +4,12 @@ Most of a transcript's bytes are tool results and message text that carry no usa
 read in blocks, only lines holding the marker `"usage":{` are decoded, and they are decoded into a
 narrow typed schema that skips message content without building Python objects for it.
 
+Two processes share the reading: a forked child and this process take files one at a time from
+a shared counter, so neither waits for the other whatever else this process does meanwhile
+(imports, say). Each keeps the best copy per key among the lines it read and hands back its rows
+column by column; `claude_code.dedupe` then settles copies read by different processes and
+sidechain replays, by the same rule.
+
 This module imports neither polars nor pyarrow, so worker processes start light.
 """
 
@@ -15,22 +21,19 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
-from tokenlens.errors import InputError
+from tokenlens.errors import InputError, TokenlensError
 from tokenlens.loaders import checks
 from tokenlens.loaders import files as rawfiles
 
 SOURCE: Final = "claude_code"
 PARALLEL_MIN_BYTES: Final = 64 << 20
-# The child's share of the bytes; this process also imports the analysis stack meanwhile.
-CHILD_SHARE: Final = (0.6, 0.4)
 MARKER = b'"usage":{'
 BLOCK = 8 << 20
 SYNTHETIC = "<synthetic>"
@@ -133,14 +136,19 @@ NOT_FINITE: Final = "skipped lines with NaN or Infinity (not JSON numbers)"
 BAD_UTF8: Final = "read lines holding invalid UTF-8 (bad bytes replaced)"
 
 
+# One tuple of values per entry of FIELDS, row by row.
+Columns = list[tuple[Any, ...]]
+
+
 @dataclass
 class Chunk:
-    """What a worker returns: the best copy per key, plus what it skipped.
+    """What the readers return: rows as columns (one set per reader, each holding the best
+    copy per key among the lines that reader saw), plus what they skipped.
 
     `problems` holds (file, line number or None, reason) for each line skipped or repaired.
     """
 
-    records: dict[str, Record] = field(default_factory=dict)
+    columns: list[Columns] = field(default_factory=list)
     problems: list[tuple[str, int | None, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     lines_seen: int = 0
@@ -232,11 +240,12 @@ def _usage_lines(path: str) -> Iterator[tuple[bytes, bool]]:
             carry = data[cut:]
             pos = 0
             find = data.find
+            rfind = data.rfind
             while True:
                 hit = find(MARKER, pos, cut)
                 if hit < 0:
                     break
-                start = data.rfind(b"\n", 0, hit) + 1
+                start = rfind(b"\n", 0, hit) + 1
                 end = find(b"\n", hit, cut)
                 yield data[start:end], False
                 pos = end + 1
@@ -244,25 +253,35 @@ def _usage_lines(path: str) -> Iterator[tuple[bytes, bool]]:
             yield carry, True
 
 
-def scan_files(jobs: list[FileJob]) -> Chunk:
+def scan_files(jobs: list[FileJob], claim: Callable[[], int] | None = None) -> Chunk:
     """Read the given files and keep, per dedupe key, the copy ccusage's rules prefer.
 
+    With `claim`, read only the files whose indexes it hands out (-1: none left), in order.
     The records hold no reference cycles, so the cycle collector is paused meanwhile.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan_files(jobs)
+        return _scan_files(jobs, claim)
     finally:
         if enabled:
             gc.enable()
 
 
-def _scan_files(jobs: list[FileJob]) -> Chunk:
+def _claimed(jobs: list[FileJob], claim: Callable[[], int] | None) -> Iterator[FileJob]:
+    if claim is None:
+        yield from jobs
+        return
+    while (at := claim()) >= 0:
+        yield jobs[at]
+
+
+def _scan_files(jobs: list[FileJob], claim: Callable[[], int] | None) -> Chunk:
     chunk = Chunk()
-    records = chunk.records
+    records: dict[str, Record] = {}
     decode = _LINE.decode
-    for job in jobs:
+    lines_seen = 0
+    for job in _claimed(jobs, claim):
         damaged: list[tuple[bytes, str]] = []
         try:
             for raw, tail in _usage_lines(job.path):
@@ -276,7 +295,7 @@ def _scan_files(jobs: list[FileJob]) -> Chunk:
                         pass  # complete but unreadable: said below
                     if MARKER not in raw:
                         continue
-                chunk.lines_seen += 1
+                lines_seen += 1
                 try:
                     record = _record(decode(raw), raw, job)
                 except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as exc:
@@ -292,6 +311,9 @@ def _scan_files(jobs: list[FileJob]) -> Chunk:
             chunk.unreadable.append((job.path, rawfiles.reason(exc)))
         if damaged:
             chunk.problems.extend(_locate(job.path, damaged))
+    chunk.lines_seen = lines_seen
+    if records:
+        chunk.columns.append(list(zip(*records.values(), strict=True)))
     return chunk
 
 
@@ -355,32 +377,6 @@ def _locate(path: str, damaged: list[tuple[bytes, str]]) -> list[tuple[str, int 
     return out
 
 
-def resolve_replays(records: dict[str, Record]) -> list[Record]:
-    """Drop sidechain replays of parent messages; keep one copy of sidechain-only messages.
-
-    The same rule as `claude_code.dedupe`, applied to raw records on the hot path.
-    """
-    parents = {key.split(":", 1)[0] for key, r in records.items() if not r[5]}
-    out: list[Record] = []
-    sidechain_best: dict[str, Record] = {}
-    for key, record in records.items():
-        if not record[5]:
-            out.append(record)
-            continue
-        message = key.split(":", 1)[0]
-        if message in parents:
-            continue
-        old = sidechain_best.get(message)
-        if (
-            old is None
-            or _better(record, old)
-            or (not _better(old, record) and record[13] < old[13])
-        ):
-            sidechain_best[message] = record
-    out.extend(sidechain_best.values())
-    return out
-
-
 def _sizes(jobs: list[FileJob]) -> list[int]:
     sizes = []
     for job in jobs:
@@ -391,37 +387,19 @@ def _sizes(jobs: list[FileJob]) -> list[int]:
     return sizes
 
 
-def split_jobs(
-    jobs: list[FileJob], shares: Sequence[float], sizes: Sequence[int] | None = None
-) -> list[list[FileJob]]:
-    """Contiguous runs of the (sorted) jobs holding about the given shares of the bytes."""
-    sizes = _sizes(jobs) if sizes is None else sizes
-    total = sum(sizes) or 1
-    bounds = [sum(shares[: i + 1]) / sum(shares) * total for i in range(len(shares))]
-    out: list[list[FileJob]] = [[] for _ in shares]
-    acc = 0
-    part = 0
-    for job, size in zip(jobs, sizes, strict=True):
-        while part < len(shares) - 1 and acc >= bounds[part]:
-            part += 1
-        out[part].append(job)
-        acc += size
-    return out
-
-
 def merge(chunks: list[Chunk]) -> Chunk:
-    """Combine worker results with the same precedence each worker used."""
+    """All readers' rows and notes in one chunk, notes in file order (as one reader gives)."""
     if len(chunks) == 1:
         return chunks[0]
     out = Chunk()
     for chunk in chunks:
+        out.columns.extend(chunk.columns)
         out.problems.extend(chunk.problems)
         out.unreadable.extend(chunk.unreadable)
         out.lines_seen += chunk.lines_seen
-        for key, record in chunk.records.items():
-            old = out.records.get(key)
-            if old is None or _better(record, old):
-                out.records[key] = record
+    # The files are named in sorted order; a stable sort keeps each file's lines in order.
+    out.problems.sort(key=lambda p: p[0])
+    out.unreadable.sort(key=lambda p: p[0])
     return out
 
 
@@ -478,11 +456,12 @@ def _job(path: Path, origin: int) -> FileJob:
     return FileJob(str(path), session, project, origin, from_lines)
 
 
-def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None) -> Chunk:
-    """Read with two processes when there is enough to read: a forked child takes the first
-    run of files while this process runs `meanwhile` (imports, say), then reads the rest."""
-    sizes = _sizes(jobs)
-    if sum(sizes) < PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
+def _run(
+    jobs: list[FileJob], meanwhile: Callable[[], object] | None, parallel_min_bytes: int
+) -> Chunk:
+    """Read with two processes when there is enough to read: a forked child and this process
+    take files from a shared counter, this one after running `meanwhile` (imports, say)."""
+    if sum(_sizes(jobs)) < parallel_min_bytes or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
         if meanwhile is not None:
             meanwhile()
         return scan_files(jobs)
@@ -491,17 +470,60 @@ def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None) -> Chunk:
         method = "fork"
     else:
         method = "forkserver" if sys.platform != "win32" else "spawn"
-    child_part, own_part = split_jobs(jobs, CHILD_SHARE, sizes)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
-        future = pool.submit(scan_files, child_part)
+    context: Any = multiprocessing.get_context(method)  # its Process class is per method
+    counter = context.Value("q", 0)
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(jobs, counter, send), daemon=True)
+    child.start()
+    send.close()
+    try:
         if meanwhile is not None:
             meanwhile()
-        own = scan_files(own_part)
-        return merge([future.result(), own])
+        own = scan_files(jobs, _Claim(counter, len(jobs)))
+        try:
+            theirs = receive.recv()
+        except (EOFError, OSError) as exc:  # killed, or out of memory
+            raise TokenlensError(
+                "the second process reading the transcripts stopped unexpectedly",
+                hint="Check free memory, then retry.",
+            ) from exc
+    finally:
+        receive.close()
+        child.join()
+    if isinstance(theirs, BaseException):
+        raise theirs
+    return merge([theirs, own])
+
+
+class _Claim:
+    """Hands out file indexes from a counter shared by the readers; -1 when none are left."""
+
+    def __init__(self, counter: Any, total: int) -> None:
+        self.counter = counter
+        self.total = total
+
+    def __call__(self) -> int:
+        with self.counter.get_lock():
+            at = int(self.counter.value)
+            self.counter.value = at + 1
+        return at if at < self.total else -1
+
+
+def _child(jobs: list[FileJob], counter: Any, send: Any) -> None:
+    """The second reader: its rows, or what it raised, go back through the pipe."""
+    try:
+        result: Chunk | BaseException = scan_files(jobs, _Claim(counter, len(jobs)))
+    except Exception as exc:  # handed to the parent, which raises it
+        result = exc
+    send.send(result)
+    send.close()
 
 
 def read_records(
-    paths: Sequence[Path], *, meanwhile: Callable[[], object] | None = None
+    paths: Sequence[Path],
+    *,
+    meanwhile: Callable[[], object] | None = None,
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
 ) -> tuple[list[Path], Chunk]:
     """The raw usage records of the files under `paths` (no polars involved).
 
@@ -509,4 +531,4 @@ def read_records(
     """
     files = find_files(paths)
     jobs = [_job(path, i) for i, path in enumerate(files)]
-    return files, _run(jobs, meanwhile)
+    return files, _run(jobs, meanwhile, parallel_min_bytes)

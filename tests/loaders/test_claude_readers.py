@@ -1,0 +1,107 @@
+"""Two processes reading one tree give the rows and notices of one process, exactly.
+
+A tree over `PARALLEL_MIN_BYTES` is read by this process and a forked child, which take files
+from a shared counter; which process reads which file depends on timing. The committed generated
+tree holds every duplicate kind (streamed copies, resumes across files, sidechain replays,
+progress mirrors) and damaged lines, so copies of one message land in both processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from tokenlens.errors import TokenlensError
+from tokenlens.loaders import claude_code, claude_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATED = ROOT / "tests" / "fixtures" / "claude_generated"
+REAL = ROOT / "tests" / "fixtures" / "claude_code"
+TOKENS = ("input_tokens", "cache_write_tokens", "cache_read_tokens", "output_tokens")
+
+
+def _read(path: Path, parallel_min_bytes: int) -> tuple[pl.DataFrame, list[tuple[object, ...]]]:
+    files, chunk = claude_lines.read_records([path], parallel_min_bytes=parallel_min_bytes)
+    scan = claude_code.to_scan(files, chunk, user="u")
+    notices = [(n.message, n.count, n.path) for n in scan.notices]
+    return scan.frame.collect(), notices
+
+
+@pytest.mark.parametrize("tree", [GENERATED / "projects", REAL])
+def test_two_readers_give_the_rows_and_notices_of_one(tree: Path) -> None:
+    one_rows, one_notices = _read(tree, claude_lines.PARALLEL_MIN_BYTES)
+    for _ in range(3):  # the split between the processes changes run to run
+        two_rows, two_notices = _read(tree, 0)
+        assert_frame_equal(two_rows, one_rows)
+        assert two_notices == one_notices
+
+
+def test_two_readers_share_the_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without files read in both processes, the test above would prove nothing.
+    seen: list[int] = []
+    real = claude_lines.merge
+
+    def counting(chunks: list[claude_lines.Chunk]) -> claude_lines.Chunk:
+        seen.extend(chunk.lines_seen for chunk in chunks)
+        return real(chunks)
+
+    real_claim = claude_lines._Claim.__call__
+
+    def slow_claim(self: claude_lines._Claim) -> int:
+        time.sleep(0.05)  # this process only: the child, starting meanwhile, gets a turn
+        return real_claim(self)
+
+    monkeypatch.setattr(claude_lines, "merge", counting)
+    monkeypatch.setattr(claude_lines._Claim, "__call__", slow_claim)
+    claude_lines.read_records([GENERATED / "projects"], parallel_min_bytes=0)
+    assert len(seen) == 2
+    assert all(seen), seen
+
+
+def test_two_readers_match_the_ccusage_totals() -> None:
+    doc = json.loads((GENERATED / "expected.json").read_text())
+    rows, _ = _read(GENERATED / "projects", 0)
+    got = rows.select(pl.col(t).sum() for t in TOKENS).row(0, named=True)
+    assert got == {t: doc["totals"][t] for t in TOKENS}
+
+
+def _killed(*_: object) -> None:
+    os._exit(9)
+
+
+def test_a_reader_that_dies_is_an_error_not_missing_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(claude_lines, "_child", _killed)
+    with pytest.raises(TokenlensError, match="stopped unexpectedly"):
+        claude_lines.read_records([GENERATED / "projects"], parallel_min_bytes=0)
+
+
+def test_the_forked_reader_of_the_command_line() -> None:
+    # In a test process polars is loaded, so the child comes from a fork server; the command
+    # line forks before polars loads. This runs that path in a fresh interpreter.
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tokenlens.loaders import claude_lines\n"
+        "files, chunk = claude_lines.read_records([Path(sys.argv[1])], parallel_min_bytes=0)\n"
+        "assert 'polars' not in sys.modules\n"
+        "from tokenlens.loaders import claude_code\n"
+        "rows = claude_code.to_scan(files, chunk, user='u').frame.collect()\n"
+        "print(len(chunk.columns), rows.height, *(rows[t].sum() for t in sys.argv[2:]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(GENERATED / "projects"), *TOKENS],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    doc = json.loads((GENERATED / "expected.json").read_text())
+    assert [int(x) for x in out[1:]] == [231, *(doc["totals"][t] for t in TOKENS)]
+    assert out[0] in ("1", "2")  # one or both processes found usage in their files
