@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -289,6 +290,35 @@ def test_help_and_version_import_neither_polars_nor_pyarrow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_warnings_to_a_pipe_are_plain_lines_written_without_rich(projects: Path) -> None:
+    # Rich takes about 0.1 s to import; to a file or pipe it would write these same lines.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tokenlens.cli import main\n"
+        f"sys.argv = ['tokenlens', 'report', {str(projects)!r}, '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('rich' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    lines = done.stderr.splitlines()
+    assert lines[-1] == "False"
+    assert lines[:-1] == [
+        "Warning: Claude Code: skipped half-written last lines (session still running?) (1) "
+        f"[{projects.name}/-home-u-api/s2.jsonl:2]",
+        "Warning: no price known for model(s): acme-secret-model; their cost is reported as "
+        "unpriced (1)",
+    ]
 
 
 def test_a_warm_report_imports_neither_numpy_nor_pyarrow(projects: Path, tmp_path: Path) -> None:
