@@ -92,9 +92,10 @@ def test_the_forked_reader_of_the_command_line() -> None:
         "from tokenlens.loaders import claude_lines\n"
         "files, chunk = claude_lines.read_records([Path(sys.argv[1])], parallel_min_bytes=0)\n"
         "assert 'polars' not in sys.modules\n"
+        "readers = len(chunk.columns)\n"
         "from tokenlens.loaders import claude_code\n"
         "rows = claude_code.to_scan(files, chunk, user='u').frame.collect()\n"
-        "print(len(chunk.columns), rows.height, *(rows[t].sum() for t in sys.argv[2:]))\n"
+        "print(readers, rows.height, *(rows[t].sum() for t in sys.argv[2:]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(GENERATED / "projects"), *TOKENS],

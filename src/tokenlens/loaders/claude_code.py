@@ -46,19 +46,24 @@ scan = scan_claude_code  # the name every loader module reads its files by
 
 
 def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
-    """Canonical rows from the readers' records, deduplicated across readers by `dedupe`."""
-    parts = [
-        pl.DataFrame(
-            {
-                name: pl.Series(name, values, dtype=dtype)
-                for (name, dtype), values in zip(_RAW.items(), columns, strict=True)
-            }
+    """Canonical rows from the readers' records, deduplicated across readers by `dedupe`.
+
+    Takes the columns out of `chunk` as it goes, so they are freed once they are a frame.
+    """
+    parts = []
+    while chunk.columns:
+        columns = chunk.columns.pop(0)
+        parts.append(
+            pl.DataFrame(
+                {
+                    name: pl.Series(name, values, dtype=dtype)
+                    for (name, dtype), values in zip(_RAW.items(), columns, strict=True)
+                }
+            )
         )
-        for columns in chunk.columns
-    ]
+        del columns
     raw = pl.concat(parts) if parts else pl.DataFrame(schema=_RAW)
     del parts
-    origins = pl.Series("origins", [str(p) for p in files], dtype=pl.String)
     text = raw.get_column("timestamp")
     ts = text.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
     if ts.null_count() > text.null_count():
@@ -67,20 +72,28 @@ def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
         ts = raw.select(
             pl.lit(ts).fill_null(other).fill_null(epoch_text(pl.col("timestamp")))
         ).to_series()
-    frame = raw.lazy().with_columns(
+    del text
+    # Deduplicated while narrow: `origin` is still the file's index, which sorts as its path.
+    narrow = raw.lazy().with_columns(
         ts=ts.dt.cast_time_unit("us"),
         kind=pl.when(pl.col("sidechain"))
         .then(pl.lit(schema.KIND_SIDECHAIN))
         .otherwise(pl.lit(schema.KIND_MAIN))
         + pl.when(pl.col("fast")).then(pl.lit(schema.FAST_SUFFIX)).otherwise(pl.lit("")),
-        origin=origins.gather(raw.get_column("origin")) if files else pl.lit(None, pl.String),
-        source=pl.lit(SOURCE),
-        user=pl.lit(user),
-        requests=pl.lit(1.0),
     )
     # The sorts behind the dedupe run about twice as fast on the in-memory engine.
-    out = dedupe(schema.conform(frame)).collect(engine="in-memory")
-    del raw
+    best = dedupe(narrow.drop("timestamp", "sidechain", "fast")).collect(engine="in-memory")
+    del raw, narrow, ts
+    origins = pl.Series("origins", [str(p) for p in files], dtype=pl.String)
+    out = schema.conform(
+        best.lazy().with_columns(
+            origin=origins.gather(best.get_column("origin")) if files else pl.lit(None),
+            source=pl.lit(SOURCE),
+            user=pl.lit(user),
+            requests=pl.lit(1.0),
+        )
+    ).collect()
+    del best
     bad_ts: dict[str, int] = {}
     if out.get_column("ts").null_count():
         counts = out.filter(pl.col("ts").is_null()).group_by("origin", maintain_order=True).len()
@@ -120,7 +133,10 @@ def _notices(chunk: claude_lines.Chunk, bad_ts: dict[str, int]) -> list[Notice]:
 
 
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """The Claude Code identity rule over canonical rows; independent of row order.
+    """The Claude Code identity rule over rows; independent of row order.
+
+    The rows need `event_id`, `kind`, `ts`, `origin` (a path, or a number that sorts as the
+    paths do) and the token columns; others are carried along.
 
     Within one key the parent copy beats a sidechain copy, then the larger token total, then
     fast mode. A sidechain row whose message id also has a parent row is a replay and is dropped;
