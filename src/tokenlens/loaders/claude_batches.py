@@ -48,10 +48,10 @@ def scan(
     files = claude_lines.find_files(paths)
     sizes = [_size(f) for f in files]
     if sum(sizes) <= spill_bytes:
-        found, chunk = claude_lines.read_records(files, meanwhile=meanwhile)
+        chunk = claude_lines.read_files(files, total_bytes=sum(sizes), meanwhile=meanwhile)
         from tokenlens.loaders import claude_code
 
-        return claude_code.to_scan(found, chunk, user=user)
+        return claude_code.to_scan(files, chunk, user=user)
     folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     batches = _batches(files, sizes, batch_bytes)
@@ -118,7 +118,7 @@ def _spill_batches(
 
 def _size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError:
         return 0
 

@@ -456,12 +456,10 @@ def _job(path: Path, origin: int) -> FileJob:
     return FileJob(str(path), session, project, origin, from_lines)
 
 
-def _run(
-    jobs: list[FileJob], meanwhile: Callable[[], object] | None, parallel_min_bytes: int
-) -> Chunk:
+def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None, parallel: bool) -> Chunk:
     """Read with two processes when there is enough to read: a forked child and this process
     take files from a shared counter, this one after running `meanwhile` (imports, say)."""
-    if sum(_sizes(jobs)) < parallel_min_bytes or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
+    if not parallel or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
         if meanwhile is not None:
             meanwhile()
         return scan_files(jobs)
@@ -530,5 +528,18 @@ def read_records(
     `meanwhile` runs while a second process reads, so slow imports cost no wall time.
     """
     files = find_files(paths)
+    return files, read_files(files, meanwhile=meanwhile, parallel_min_bytes=parallel_min_bytes)
+
+
+def read_files(
+    files: list[Path],
+    *,
+    total_bytes: int | None = None,
+    meanwhile: Callable[[], object] | None = None,
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+) -> Chunk:
+    """`read_records` for files already found (as `find_files` gives them, in its order)."""
     jobs = [_job(path, i) for i, path in enumerate(files)]
-    return files, _run(jobs, meanwhile, parallel_min_bytes)
+    if total_bytes is None:
+        total_bytes = sum(_sizes(jobs))
+    return _run(jobs, meanwhile, total_bytes >= parallel_min_bytes)
