@@ -48,7 +48,7 @@ def scan(
     files = claude_lines.find_files(paths)
     sizes = [_size(f) for f in files]
     if sum(sizes) <= spill_bytes:
-        chunk = claude_lines.read_files(files, total_bytes=sum(sizes), meanwhile=meanwhile)
+        chunk = claude_lines.read_files(files, sizes=sizes, meanwhile=meanwhile)
         from tokenlens.loaders import claude_code
 
         return claude_code.to_scan(files, chunk, user=user)

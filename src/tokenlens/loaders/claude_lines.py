@@ -34,6 +34,7 @@ from tokenlens.loaders import files as rawfiles
 
 SOURCE: Final = "claude_code"
 PARALLEL_MIN_BYTES: Final = 64 << 20
+TAIL_SHARE: Final = 0.03
 MARKER = b'"usage":{'
 BLOCK = 8 << 20
 SYNTHETIC = "<synthetic>"
@@ -456,10 +457,16 @@ def _job(path: Path, origin: int) -> FileJob:
     return FileJob(str(path), session, project, origin, from_lines)
 
 
-def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None, parallel: bool) -> Chunk:
-    """Read with two processes when there is enough to read: a forked child and this process
-    take files from a shared counter, this one after running `meanwhile` (imports, say)."""
-    if not parallel or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
+def _run(
+    jobs: list[FileJob], meanwhile: Callable[[], object] | None, sizes: list[int] | None
+) -> Chunk:
+    """Read with two processes when given the files' sizes: a forked child and this process
+    take files from a shared counter, this one after running `meanwhile` (imports, say).
+
+    The child leaves the last `TAIL_SHARE` of the bytes to this process, which reads them while
+    the child hands its rows over.
+    """
+    if sizes is None or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
         if meanwhile is not None:
             meanwhile()
         return scan_files(jobs)
@@ -471,7 +478,11 @@ def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None, parallel: 
     context: Any = multiprocessing.get_context(method)  # its Process class is per method
     counter = context.Value("q", 0)
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(jobs, counter, send), daemon=True)
+    tail, left = len(jobs), sum(sizes) * TAIL_SHARE
+    while tail > 1 and sizes[tail - 1] <= left:
+        tail -= 1
+        left -= sizes[tail]
+    child = context.Process(target=_child, args=(jobs, counter, tail, send), daemon=True)
     child.start()
     send.close()
     try:
@@ -494,23 +505,26 @@ def _run(jobs: list[FileJob], meanwhile: Callable[[], object] | None, parallel: 
 
 
 class _Claim:
-    """Hands out file indexes from a counter shared by the readers; -1 when none are left."""
+    """Hands out file indexes below `end` from a counter shared by the readers; -1 when none
+    are left."""
 
-    def __init__(self, counter: Any, total: int) -> None:
+    def __init__(self, counter: Any, end: int) -> None:
         self.counter = counter
-        self.total = total
+        self.end = end
 
     def __call__(self) -> int:
         with self.counter.get_lock():
             at = int(self.counter.value)
+            if at >= self.end:
+                return -1
             self.counter.value = at + 1
-        return at if at < self.total else -1
+        return at
 
 
-def _child(jobs: list[FileJob], counter: Any, send: Any) -> None:
+def _child(jobs: list[FileJob], counter: Any, end: int, send: Any) -> None:
     """The second reader: its rows, or what it raised, go back through the pipe."""
     try:
-        result: Chunk | BaseException = scan_files(jobs, _Claim(counter, len(jobs)))
+        result: Chunk | BaseException = scan_files(jobs, _Claim(counter, end))
     except Exception as exc:  # handed to the parent, which raises it
         result = exc
     send.send(result)
@@ -534,12 +548,12 @@ def read_records(
 def read_files(
     files: list[Path],
     *,
-    total_bytes: int | None = None,
+    sizes: list[int] | None = None,
     meanwhile: Callable[[], object] | None = None,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
 ) -> Chunk:
-    """`read_records` for files already found (as `find_files` gives them, in its order)."""
+    """`read_records` for files already found (as `find_files` gives them, in its order), of
+    the given sizes in bytes."""
     jobs = [_job(path, i) for i, path in enumerate(files)]
-    if total_bytes is None:
-        total_bytes = sum(_sizes(jobs))
-    return _run(jobs, meanwhile, total_bytes >= parallel_min_bytes)
+    sizes = _sizes(jobs) if sizes is None else sizes
+    return _run(jobs, meanwhile, sizes if sum(sizes) >= parallel_min_bytes else None)
