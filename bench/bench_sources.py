@@ -7,7 +7,9 @@ then measures, median of --runs:
 - `tokenlens ingest FILE --store S` (fresh store each run) against DuckDB converting the same
   file to Parquet (`COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)`);
 - `tokenlens report --store S --by user --by day --json` against DuckDB's GROUP BY of user and
-  day over the Parquet it wrote.
+  day over the Parquet it wrote, computing the same metrics the report gives for that export
+  (events, requests, token kinds, cost, $/Mtok, cache-hit ratio, unpriced events) and printing
+  them as JSON; the narrower count-only query of earlier runs is timed too, for comparison.
 Both sides run as a fresh process per run (the tokenlens command; `python -c` with duckdb), so
 start-up is counted on both. DuckDB is a benchmark-only dependency (`pip install duckdb`).
 """
@@ -97,13 +99,42 @@ def tokenlens(*args: str) -> None:
     subprocess.run([str(exe), *args], check=True, capture_output=True)
 
 
-def duck(sql: str) -> None:
-    code = (
-        f"import duckdb; duckdb.sql({sql!r}).fetchall()"
-        if "COPY" not in sql
-        else (f"import duckdb; duckdb.sql({sql!r})")
-    )
+def duck(sql: str, *, as_json: bool = False) -> None:
+    """Run one DuckDB statement in a fresh process (start-up included, as for tokenlens).
+
+    With `as_json`, the result rows are printed as one JSON document, as `report --json` does.
+    """
+    if "COPY" in sql:
+        code = f"import duckdb; duckdb.sql({sql!r})"
+    elif as_json:
+        code = (
+            "import duckdb, json, sys; r = duckdb.sql("
+            f"{sql!r}); names = r.columns; "
+            "json.dump([dict(zip(names, row)) for row in r.fetchall()], sys.stdout, default=str)"
+        )
+    else:
+        code = f"import duckdb; duckdb.sql({sql!r}).fetchall()"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+# The metrics `report --json` gives per group for each export, as DuckDB SQL over the Parquet
+# copy of the file: events, requests, the token kinds, cost, $/Mtok and the cache-hit ratio.
+CURSOR_METRICS = """
+    count(*) AS events, count(*) AS requests,
+    sum(TRY_CAST("Input (w/o Cache Write)" AS BIGINT)) AS input_tokens,
+    sum(TRY_CAST("Input (w/ Cache Write)" AS BIGINT)) AS cache_write_tokens,
+    sum(TRY_CAST("Cache Read" AS BIGINT)) AS cache_read_tokens,
+    sum(TRY_CAST("Output Tokens" AS BIGINT)) AS output_tokens,
+    input_tokens + cache_write_tokens + cache_read_tokens + output_tokens AS total_tokens,
+    sum(TRY_CAST(replace(CAST("Cost" AS VARCHAR), '$', '') AS DOUBLE)) AS cost_usd,
+    cost_usd * 1e6 / nullif(total_tokens, 0) AS usd_per_mtok,
+    cache_read_tokens / nullif(input_tokens + cache_write_tokens + cache_read_tokens, 0)
+        AS cache_hit_ratio,
+    count(*) FILTER (WHERE TRY_CAST(replace(CAST("Cost" AS VARCHAR), '$', '') AS DOUBLE) IS NULL)
+        AS unpriced_events"""
+COPILOT_METRICS = """
+    count(*) AS events, sum(quantity) AS requests, sum(net_amount) AS cost_usd,
+    count(*) FILTER (WHERE net_amount IS NULL) AS unpriced_events"""
 
 
 def main() -> None:
@@ -150,15 +181,24 @@ def main() -> None:
             ),
             args.runs,
         )
-        query = (
+        narrow = (
             f'SELECT "{user_col[name]}" AS user, {day_expr[name]} AS day, count(*) '
             f"FROM read_parquet('{parquet}') GROUP BY ALL ORDER BY ALL"
         )
-
-        theirs = timed(lambda q=query: duck(q), args.runs)
+        metrics = CURSOR_METRICS if name == "cursor" else COPILOT_METRICS
+        same_work = (
+            f'SELECT "{user_col[name]}" AS user, {day_expr[name]} AS day, {metrics} '
+            f"FROM read_parquet('{parquet}') GROUP BY ALL ORDER BY ALL"
+        )
+        theirs = timed(lambda q=same_work: duck(q, as_json=True), args.runs)
         print(
             f"{'report --by user --by day ' + name:44} {ours:12.2f} {theirs:10.2f} "
             f"{ours / theirs:7.2f}"
+        )
+        count_only = timed(lambda q=narrow: duck(q), args.runs)
+        print(
+            f"{'  (DuckDB counting rows only)':44} {'':12} {count_only:10.2f} "
+            f"{ours / count_only:7.2f}"
         )
 
 

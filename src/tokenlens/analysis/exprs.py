@@ -82,12 +82,6 @@ def source_filter(sources: Sequence[str]) -> pl.Expr:
     return expr
 
 
-def _sum_or_null(column: str) -> pl.Expr:
-    """A sum that stays null when no row reports the column (not the same as 0)."""
-    col = pl.col(column)
-    return pl.when(col.is_not_null().any()).then(col.sum()).otherwise(None).alias(column)
-
-
 # Dollars and request units are summed in whole units of 1e-12 (integers add exactly), so a sum
 # does not depend on the order of the rows: a store filled in another order, or the same files
 # read directly, give the same totals to the last bit, and totals equal the sum of their groups.
@@ -101,51 +95,19 @@ def exact_sum(value: pl.Expr) -> pl.Expr:
     Each value is rounded to a multiple of 1e-12 (far below a cent's billionth), the multiples
     are added as 128-bit integers, and the exact decimal result is rounded once to a float.
     """
-    units = (value * _UNIT).round().cast(pl.Int128).sum()
+    return from_units(exact_units(value).sum())
+
+
+def exact_units(value: pl.Expr) -> pl.Expr:
+    """Each value as a whole number of 1e-12 units (128-bit), for `from_units` after a sum."""
+    return (value * _UNIT).round().cast(pl.Int128)
+
+
+def from_units(units: pl.Expr) -> pl.Expr:
+    """A sum of `exact_units` as a float, rounded once from the exact decimal value."""
     # Written as text: a Python Decimal literal would make polars import numpy (0.15 s).
     step = pl.lit(f"{Decimal(1).scaleb(-_EXACT_SCALE):f}").cast(pl.Decimal(38, _EXACT_SCALE))
     return (units.cast(pl.Decimal(38, 0)) * step).cast(pl.Float64)
-
-
-def _exact_sum_or_null(column: str) -> pl.Expr:
-    """`exact_sum` that stays null when no row reports the column."""
-    col = pl.col(column)
-    return pl.when(col.is_not_null().any()).then(exact_sum(col)).otherwise(None).alias(column)
-
-
-TOKEN_SUMS: Final = (*schema.TOKENS, "cache_write_1h_tokens")
-SIGNALS: Final = ("lines_added", "lines_removed", "commits", "pull_requests")
-
-
-def aggregations() -> list[pl.Expr]:
-    """Partial aggregates: sums and counts that combine across partitions."""
-    priced = pl.col("cost_basis").is_in(["reported", "computed"])
-    return [
-        schema.is_usage().sum().cast(pl.Int64).alias("events"),
-        exact_sum(pl.col("requests")).alias("requests"),
-        *(_sum_or_null(c) for c in TOKEN_SUMS),
-        pl.when(schema.has_tokens().any())
-        .then(schema.total_tokens().sum())
-        .otherwise(None)
-        .alias("total_tokens"),
-        _exact_sum_or_null("cost_usd"),
-        _exact_sum_or_null("reported_cost_usd"),
-        _exact_sum_or_null("computed_cost_usd"),
-        pl.when(pl.len() == 0)
-        .then(pl.lit(None, pl.String))
-        .when(pl.col("cost_basis").n_unique() == 1)
-        .then(pl.col("cost_basis").first())
-        .otherwise(pl.lit("mixed"))
-        .alias("cost_basis"),
-        schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
-        # $/Mtok pairs cost with tokens: a cost without tokens (a premium request) is left out.
-        exact_sum(pl.when(priced & schema.has_tokens()).then(pl.col("cost_usd"))).alias(
-            "_token_cost"
-        ),
-        (~priced).sum().cast(pl.Int64).alias("unpriced_events"),
-        pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
-        *(_sum_or_null(c) for c in SIGNALS),
-    ]
 
 
 # Sources that can describe the same usage twice: an org report and the local logs it summarizes,
@@ -159,6 +121,9 @@ OVERLAPS: Final = (
 
 def overlaps(lf: pl.LazyFrame, tz: str) -> list[tuple[str, str, int]]:
     """(source, source, user-days) for each overlapping pair present for the same user and day."""
+    present = set(lf.select(pl.col("source").unique()).collect().get_column("source").to_list())
+    if not any(a in present and b in present for a, b in OVERLAPS):
+        return []
     days = (
         lf.filter(schema.is_usage())
         .select("source", "user", local_ts(tz).dt.date().alias("day"))

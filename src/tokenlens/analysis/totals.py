@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from tokenlens import models
-from tokenlens.analysis import exprs
+from tokenlens.analysis import exprs, partials
 
 METRICS = (
     "events",
@@ -29,7 +29,7 @@ METRICS = (
     "usd_per_line_added",
     "unpriced_events",
     "sessions",
-    *exprs.SIGNALS,
+    *partials.SIGNALS,
 )
 
 
@@ -45,14 +45,43 @@ def totals(
     Time keys sort ascending; ties and other keys sort by name so output is stable. With a
     blended price, `blended_cost_usd` says what the same tokens cost at that one flat rate.
     """
+    if not by:
+        return grand_and_grouped(priced, by=(), tz=tz, blended_usd_per_mtok=blended_usd_per_mtok)[0]
+    return grand_and_grouped(priced, by=by, tz=tz, blended_usd_per_mtok=blended_usd_per_mtok)[1]
+
+
+def grand_and_grouped(
+    priced: pl.LazyFrame,
+    *,
+    by: Sequence[str],
+    tz: str = "UTC",
+    blended_usd_per_mtok: float | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The grand total (one row) and the totals per group of `by`, from one pass over the rows:
+    the grand total adds up the groups' partial sums (see `partials`); distinct sessions, which
+    groups can share, are counted over all rows in the same pass."""
     if "model_family" in by:
         priced = with_model_family(priced)
     keys = [exprs.group_expr(k, tz) for k in by]
+    sessions = pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions")
     if keys:
-        grouped = priced.group_by(keys).agg(exprs.aggregations())
+        group_lf = priced.group_by(keys).agg(*partials.partials(), sessions)
+        grouped, overall_sessions = pl.collect_all([group_lf, priced.select(sessions)])
+        names = [c for c in grouped.columns if c not in by and c != "sessions"]
+        grand = grouped.select(partials.combined(names)).with_columns(
+            sessions=pl.lit(overall_sessions.item(), pl.Int64)
+        )
     else:
-        grouped = priced.select(exprs.aggregations())
-    out = grouped.with_columns(exprs.derived()).drop("_priced_tokens", "_token_cost")
+        grand = priced.select(*partials.partials(), sessions).collect()
+        grouped = grand.clear()
+    return (
+        _finish(grand, [], blended_usd_per_mtok),
+        _finish(grouped, list(by), blended_usd_per_mtok),
+    )
+
+
+def _finish(frame: pl.DataFrame, by: list[str], blended_usd_per_mtok: float | None) -> pl.DataFrame:
+    out = frame.lazy().with_columns(partials.finished()).with_columns(exprs.derived())
     metrics = list(METRICS)
     if blended_usd_per_mtok is not None:
         # One multiplication per row: a division by a constant may round a row differently
@@ -62,7 +91,7 @@ def totals(
         metrics.insert(metrics.index("usd_per_mtok"), "blended_cost_usd")
     out = out.select([*by, *metrics])
     if by:
-        out = out.sort(list(by), nulls_last=True)
+        out = out.sort(by, nulls_last=True)
     return out.collect()
 
 

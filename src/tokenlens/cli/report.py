@@ -67,10 +67,16 @@ def report(
     from tokenlens.analysis import totals
 
     keys = list(dict.fromkeys(k.value for k in by or []))  # a key given twice groups once
-    # One pass over the source; the summaries below then read memory, not the files again.
-    # Only the columns they use are held: on a large tree the rows are most of the memory.
-    rows, zone = sel.rows.drop(_unused(keys, fmt, json_), strict=False).collect().lazy(), sel.tz
-    overall = totals.totals(rows, tz=zone, blended_usd_per_mtok=blended_price).row(0, named=True)
+    # The totals take one pass over the source. The table's further summaries read memory, not
+    # the files again, holding only the columns they use.
+    rows, zone = sel.rows.drop(_unused(keys, fmt, json_), strict=False), sel.tz
+    if not json_ and fmt is common.Format.table:
+        rows = rows.collect().lazy()
+    # The grand total comes with the first grouping (by day when no --by is given).
+    grand, grouped = totals.grand_and_grouped(
+        rows, by=keys or ["day"], tz=zone, blended_usd_per_mtok=blended_price
+    )
+    overall = grand.row(0, named=True)
     generated = datetime.now(UTC)
     shown_filters = {**sel.filters, "blended_price": blended_price}
     start, end = sel.filters["since"], sel.filters["until"]
@@ -95,20 +101,10 @@ def report(
         first, final = totals.bounds(rows)
         period = common.period_label(start, end, first, final, zone)
         if keys:
-            sections = [
-                (
-                    "",
-                    keys,
-                    totals.totals(rows, by=keys, tz=zone, blended_usd_per_mtok=blended_price),
-                )
-            ]
+            sections = [("", keys, grouped)]
         else:
             sections = [
-                (
-                    "By day",
-                    ["day"],
-                    totals.totals(rows, by=["day"], tz=zone, blended_usd_per_mtok=blended_price),
-                ),
+                ("By day", ["day"], grouped),
                 (
                     "By model",
                     ["model"],
@@ -118,7 +114,6 @@ def report(
         view.render(stdout(), period=period, totals=overall, sections=sections)
         return
     keys = keys or ["day"]
-    grouped = totals.totals(rows, by=keys, tz=zone, blended_usd_per_mtok=blended_price)
     common.emit_frame(
         output,
         command="report",
