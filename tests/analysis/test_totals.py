@@ -1,0 +1,77 @@
+"""Totals from partial sums: the grand total is the groups added up, and equals a direct pass.
+
+Hand-made rows cover what a plain sum of group rows would get wrong: a session spanning two
+days (counted once overall), a column no row of a group reports (null, not 0), costs whose float
+sum depends on order, a mix of cost bases, and no rows at all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from tests.conftest import usage_rows
+from tokenlens import pricing
+from tokenlens.analysis import totals
+
+
+def _priced(*rows: dict[str, Any]) -> pl.LazyFrame:
+    lf = usage_rows(*rows).with_columns(
+        computed_cost_usd=pl.lit(None, pl.Float64), price_version=pl.lit("test")
+    )
+    return pricing.with_cost(lf, "auto")
+
+
+ROWS = (
+    # user a: one session over two days; cost given as reported dollars
+    {"user": "a", "session_id": "s1", "ts": datetime(2025, 9, 1, 23, tzinfo=UTC),
+     "input_tokens": 100, "output_tokens": 10, "reported_cost_usd": 0.1},
+    {"user": "a", "session_id": "s1", "ts": datetime(2025, 9, 2, 1, tzinfo=UTC),
+     "input_tokens": 200, "cache_read_tokens": 300, "reported_cost_usd": 0.2},
+    # user b: no cost at all (unpriced), lines of code only on one row
+    {"user": "b", "session_id": "s2", "ts": datetime(2025, 9, 2, 9, tzinfo=UTC),
+     "input_tokens": 5, "lines_added": 7},
+    {"user": "b", "session_id": None, "ts": datetime(2025, 9, 2, 10, tzinfo=UTC),
+     "output_tokens": 1, "reported_cost_usd": 0.3},
+)  # fmt: skip
+
+
+def test_grand_total_equals_a_direct_pass() -> None:
+    lf = _priced(*ROWS)
+    for by in (["day"], ["user"], ["user", "day"], ["session"]):
+        grand, grouped = totals.grand_and_grouped(lf, by=by)
+        assert_frame_equal(grand, totals.totals(lf))
+        assert grouped.height > 1
+
+
+def test_hand_checked_grand_total() -> None:
+    grand, by_day = totals.grand_and_grouped(_priced(*ROWS), by=["day"])
+    row = grand.row(0, named=True)
+    assert row["events"] == 4
+    assert row["sessions"] == 2  # s1 spans both days: once overall, once in each day
+    assert by_day.get_column("sessions").to_list() == [1, 2]
+    assert row["input_tokens"] == 305
+    assert row["cache_read_tokens"] == 300
+    assert row["output_tokens"] == 11
+    assert row["total_tokens"] == 616
+    assert row["cost_usd"] == 0.6  # 0.1 + 0.2 + 0.3 exactly, not 0.6000000000000001
+    assert row["cost_basis"] == "mixed"
+    assert row["unpriced_events"] == 1
+    assert row["lines_added"] == 7
+    assert row["commits"] is None  # no row reports commits: null, not 0
+    assert by_day.get_column("lines_added").to_list() == [None, 7]
+    assert by_day.get_column("cost_basis").to_list() == ["reported", "mixed"]
+
+
+def test_no_rows() -> None:
+    grand, grouped = totals.grand_and_grouped(_priced(*ROWS).head(0), by=["user"])
+    assert grouped.height == 0
+    row = grand.row(0, named=True)
+    assert (row["events"], row["sessions"], row["requests"]) == (0, 0, 0.0)
+    assert row["input_tokens"] is None
+    assert row["cost_usd"] is None
+    assert row["cost_basis"] is None
+    assert_frame_equal(grand, totals.totals(_priced(*ROWS).head(0)))
