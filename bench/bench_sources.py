@@ -107,10 +107,10 @@ def duck(sql: str, *, as_json: bool = False) -> None:
     if "COPY" in sql:
         code = f"import duckdb; duckdb.sql({sql!r})"
     elif as_json:
-        code = (
-            "import duckdb, json, sys; r = duckdb.sql("
-            f"{sql!r}); names = r.columns; "
-            "json.dump([dict(zip(names, row)) for row in r.fetchall()], sys.stdout, default=str)"
+        code = (  # one execution: a relation's `.columns` would run the query a second time
+            "import duckdb, json, sys; c = duckdb.connect(); c.execute("
+            f"{sql!r}); rows = c.fetchall(); names = [d[0] for d in c.description]; "
+            "sys.stdout.write(json.dumps([dict(zip(names, row)) for row in rows], default=str))"
         )
     else:
         code = f"import duckdb; duckdb.sql({sql!r}).fetchall()"
