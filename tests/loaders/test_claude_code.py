@@ -724,6 +724,22 @@ def test_dedupe_result_is_independent_of_row_order() -> None:
     assert_frame_equal(dedupe(frame.reverse().lazy()).collect(), baseline)
 
 
+def test_sidechain_only_copies_tied_in_everything_keep_the_lowest_event_id() -> None:
+    # Two requests of one sidechain-only message, equal in every rule key (same file and time):
+    # each key occurs once, so only the last tie-break, the event id, decides, in any order and
+    # on either engine.
+    rows = [
+        {**_row("msg_F:req_2", kind="sidechain", second=11), "model": "b"},
+        {**_row("msg_F:req_1", kind="sidechain", second=11), "model": "a"},
+    ]
+    frame = pl.DataFrame(rows, schema=USAGE)
+    for ordered in (frame, frame.reverse()):
+        for engine in ("in-memory", "streaming"):
+            kept = dedupe(ordered.lazy()).collect(engine=engine)  # type: ignore[call-overload]
+            assert kept.get_column("event_id").to_list() == ["msg_F:req_1"]
+            assert kept.get_column("model").to_list() == ["a"]
+
+
 def test_dedupe_of_a_scan_is_idempotent_under_shuffling() -> None:
     scanned = scan_claude_code([SAMPLE], user="u").frame.collect()
     doubled = pl.concat(

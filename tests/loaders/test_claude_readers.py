@@ -106,3 +106,60 @@ def test_the_forked_reader_of_the_command_line() -> None:
     doc = json.loads((GENERATED / "expected.json").read_text())
     assert [int(x) for x in out[1:]] == [231, *(doc["totals"][t] for t in TOKENS)]
     assert out[0] in ("1", "2")  # one or both processes found usage in their files
+
+
+def _pipe_filling_tree(root: Path) -> Path:
+    """Four transcripts of 3,000 calls each: more rows than a pipe holds."""
+    projects = root / "projects" / "-p"
+    projects.mkdir(parents=True)
+    for f in range(4):
+        lines = [
+            json.dumps(
+                {
+                    "type": "assistant",
+                    "timestamp": "2025-09-01T12:00:00.000Z",
+                    "sessionId": f"s{f}",
+                    "requestId": f"r{f}-{i}",
+                    "message": {
+                        "id": f"m{f}-{i}",
+                        "model": "claude-sonnet-4-20250514",
+                        "usage": {"input_tokens": i, "output_tokens": 1},
+                    },
+                },
+                separators=(",", ":"),  # as Claude Code writes them: `"usage":{`
+            )
+            for i in range(3000)
+        ]
+        (projects / f"s{f}.jsonl").write_text("\n".join(lines) + "\n")
+    return root / "projects"
+
+
+def test_the_pipe_filling_tree_holds_12000_rows(tmp_path: Path) -> None:
+    _, chunk = claude_lines.read_records([_pipe_filling_tree(tmp_path)])
+    assert sum(len(columns[0]) for columns in chunk.columns) == 12_000
+
+
+def test_a_failure_here_does_not_wait_for_the_child(tmp_path: Path) -> None:
+    # The child may be blocked sending more rows than a pipe holds when this process fails
+    # (here: in what it does meanwhile). It must not wait for ever on the forked child.
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from tokenlens.loaders import claude_lines\n"
+        "def meanwhile():\n"
+        "    time.sleep(1)\n"
+        "    raise RuntimeError('failed meanwhile')\n"
+        "try:\n"
+        "    claude_lines.read_records([Path(sys.argv[1])], meanwhile=meanwhile,"
+        " parallel_min_bytes=0)\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(_pipe_filling_tree(tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "failed meanwhile"

@@ -84,7 +84,7 @@ def run() -> NoReturn:
         code: int | str | None = 0
     except SystemExit as exc:
         code = exc.code
-    if isinstance(code, str):
+    if code is not None and not isinstance(code, int):  # as the interpreter treats it
         print(code, file=sys.stderr)
         code = 1
     for stream in (sys.stdout, sys.stderr):

@@ -143,8 +143,16 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     sidechain-only copies of one message id collapse to the best one.
     """
     sidechain = pl.col("kind").str.starts_with(schema.KIND_SIDECHAIN)
-    order = [sidechain, schema.total_tokens(), schema.is_fast(), pl.col("origin"), pl.col("ts")]
-    descending = [False, True, True, False, False]
+    # The event id breaks the last ties (sidechain-only copies of one message, equal in all else).
+    order = [
+        sidechain,
+        schema.total_tokens(),
+        schema.is_fast(),
+        pl.col("origin"),
+        pl.col("ts"),
+        pl.col("event_id"),
+    ]
+    descending = [False, True, True, False, False, False]
 
     def best_of(frame: pl.LazyFrame, key: str) -> pl.LazyFrame:
         return frame.sort(

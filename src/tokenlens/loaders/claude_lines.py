@@ -482,7 +482,7 @@ def _run(
     while tail > 1 and sizes[tail - 1] <= left:
         tail -= 1
         left -= sizes[tail]
-    child = context.Process(target=_child, args=(jobs, counter, tail, send), daemon=True)
+    child = context.Process(target=_child, args=(jobs, counter, tail, send, receive), daemon=True)
     child.start()
     send.close()
     try:
@@ -496,6 +496,9 @@ def _run(
                 "the second process reading the transcripts stopped unexpectedly",
                 hint="Check free memory, then retry.",
             ) from exc
+    except BaseException:
+        child.terminate()  # it may be blocked sending rows nobody will read
+        raise
     finally:
         receive.close()
         child.join()
@@ -521,8 +524,13 @@ class _Claim:
         return at
 
 
-def _child(jobs: list[FileJob], counter: Any, end: int, send: Any) -> None:
-    """The second reader: its rows, or what it raised, go back through the pipe."""
+def _child(jobs: list[FileJob], counter: Any, end: int, send: Any, receive: Any) -> None:
+    """The second reader: its rows, or what it raised, go back through the pipe.
+
+    A forked child holds a copy of the pipe's reading end too: it is closed first, so that a
+    send fails, rather than waits for ever, once the parent has closed its own.
+    """
+    receive.close()
     try:
         result: Chunk | BaseException = scan_files(jobs, _Claim(counter, end))
     except Exception as exc:  # handed to the parent, which raises it
