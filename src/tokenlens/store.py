@@ -578,11 +578,12 @@ class Transaction:
             months = set(new.get_column("_month").unique().to_list())
             months |= self._months_sharing_keys(source, new.get_column("event_id"))
             paths = {m: self._path(source, m) for m in sorted(months)}
-            olds = []
-            for path in paths.values():
-                current = self._current(path)
-                if current is not None:
-                    olds.append(schema.conform(pl.scan_parquet(current), schema.STORED).collect())
+            currents = {m: self._current(path) for m, path in paths.items()}
+            olds = [
+                schema.conform(pl.scan_parquet(current), schema.STORED).collect()
+                for current in currents.values()
+                if current is not None
+            ]
             old_rows = sum(old.height for old in olds)
             rows = schema.conform(new.drop("_month").lazy(), schema.STORED).collect()
             if olds:
@@ -592,7 +593,7 @@ class Transaction:
             by_month = rows.with_columns(_month=pl.col("ts").dt.strftime("%Y-%m"))
             for month, path in paths.items():
                 part = by_month.filter(pl.col("_month") == month).drop("_month")
-                if part.height or self._current(path) is not None:
+                if part.height or currents[month] is not None:
                     self._stage(path, part.sort("ts", maintain_order=True))
                     stats.partitions_written += 1
             stats.added += rows.height - old_rows

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -270,46 +272,41 @@ def test_bad_option_is_a_usage_error_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_help_and_version_import_neither_polars_nor_pyarrow() -> None:
-    import subprocess
-    import sys
-
+def _main_in_a_fresh_process(
+    argvs: list[list[str]], after: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `tokenlens.cli.main` once per argv in a fresh interpreter, then the code `after`."""
     code = (
         "import sys\n"
         "from tokenlens.cli import main\n"
-        "for argv in (['tokenlens', '--help'], ['tokenlens', '--version'],"
-        " ['tokenlens', 'report', '--help']):\n"
+        f"for argv in {argvs!r}:\n"
         "    sys.argv = argv\n"
         "    try:\n"
         "        main()\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "print(sorted(m for m in ('polars', 'pyarrow', 'genai_prices') if m in sys.modules))\n"
+        f"{after}\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+
+
+def test_help_and_version_import_neither_polars_nor_pyarrow() -> None:
+    out = _main_in_a_fresh_process(
+        [["tokenlens", "--help"], ["tokenlens", "--version"], ["tokenlens", "report", "--help"]],
+        "print(sorted(m for m in ('polars', 'pyarrow', 'genai_prices') if m in sys.modules))",
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_warnings_to_a_pipe_are_plain_lines_written_without_rich(projects: Path) -> None:
     # Rich takes about 0.1 s to import; to a file or pipe it would write these same lines.
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "from tokenlens.cli import main\n"
-        f"sys.argv = ['tokenlens', 'report', {str(projects)!r}, '--json']\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('rich' in sys.modules, file=sys.stderr)\n"
-    )
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    done = _main_in_a_fresh_process(
+        [["tokenlens", "report", str(projects), "--json"]],
+        "print('rich' in sys.modules, file=sys.stderr)",
+        env=env,
     )
     lines = done.stderr.splitlines()
     assert lines[-1] == "False"
@@ -323,23 +320,11 @@ def test_warnings_to_a_pipe_are_plain_lines_written_without_rich(projects: Path)
 
 def test_a_warm_report_imports_neither_numpy_nor_pyarrow(projects: Path, tmp_path: Path) -> None:
     # The warm path is mostly start-up: numpy alone would add about 0.15 s to it.
-    import subprocess
-    import sys
-
     store = tmp_path / "store"
     assert run("ingest", str(projects), "--store", str(store)).returncode == 0
-    code = (
-        "import sys\n"
-        "from tokenlens.cli import main\n"
-        f"sys.argv = ['tokenlens', 'report', '--store', {str(store)!r}, '--json', '--by', 'day']\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(sorted(m for m in ('numpy', 'pyarrow', 'pandas') if m in sys.modules))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    out = _main_in_a_fresh_process(
+        [["tokenlens", "report", "--store", str(store), "--json", "--by", "day"]],
+        "print(sorted(m for m in ('numpy', 'pyarrow', 'pandas') if m in sys.modules))",
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
 

@@ -173,8 +173,7 @@ def outliers(
     """
     first = until - timedelta(days=rules.days - 1)
     has_team = "team" in priced.collect_schema().names()
-    since = first - timedelta(days=rules.self_baseline_days)
-    rows = _window(priced, since=since, until=until, tz=tz)
+    rows = _window(priced, since=scan_start(until, rules), until=until, tz=tz)
     # Two small aggregates, computed together over one read of the events.
     day_frame, session_frame = pl.collect_all([_user_days(rows, tz, has_team), _sessions(rows, tz)])
     if has_team:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import polars as pl
 
@@ -46,8 +47,10 @@ def totals(
     blended price, `blended_cost_usd` says what the same tokens cost at that one flat rate.
     """
     if not by:
-        return grand_and_grouped(priced, by=(), tz=tz, blended_usd_per_mtok=blended_usd_per_mtok)[0]
-    return grand_and_grouped(priced, by=by, tz=tz, blended_usd_per_mtok=blended_usd_per_mtok)[1]
+        grand = priced.select(*partials.partials(), _SESSIONS).collect()
+        return _finish(grand, [], blended_usd_per_mtok)
+    grouped = _grouped(priced, by, tz).collect()
+    return _finish(grouped, list(by), blended_usd_per_mtok)
 
 
 def grand_and_grouped(
@@ -60,24 +63,30 @@ def grand_and_grouped(
     """The grand total (one row) and the totals per group of `by`, from one pass over the rows:
     the grand total adds up the groups' partial sums (see `partials`); distinct sessions, which
     groups can share, are counted over all rows in the same pass."""
-    if "model_family" in by:
-        priced = with_model_family(priced)
-    keys = [exprs.group_expr(k, tz) for k in by]
-    sessions = pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions")
-    if keys:
-        group_lf = priced.group_by(keys).agg(*partials.partials(), sessions)
-        grouped, overall_sessions = pl.collect_all([group_lf, priced.select(sessions)])
-        names = [c for c in grouped.columns if c not in by and c != "sessions"]
-        grand = grouped.select(partials.combined(names)).with_columns(
-            sessions=pl.lit(overall_sessions.item(), pl.Int64)
-        )
-    else:
-        grand = priced.select(*partials.partials(), sessions).collect()
-        grouped = grand.clear()
+    if not by:
+        grand = totals(priced, tz=tz, blended_usd_per_mtok=blended_usd_per_mtok)
+        return grand, grand.clear()
+    grouped, overall_sessions = pl.collect_all([_grouped(priced, by, tz), priced.select(_SESSIONS)])
+    names = [c for c in grouped.columns if c not in by and c != "sessions"]
+    grand = grouped.select(partials.combined(names)).with_columns(
+        sessions=pl.lit(overall_sessions.item(), pl.Int64)
+    )
     return (
         _finish(grand, [], blended_usd_per_mtok),
         _finish(grouped, list(by), blended_usd_per_mtok),
     )
+
+
+# Distinct session ids: not a sum, so counted over the rows of each group and of all of them.
+_SESSIONS: Final = pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions")
+
+
+def _grouped(priced: pl.LazyFrame, by: Sequence[str], tz: str) -> pl.LazyFrame:
+    """The partial aggregates and sessions of each group of `by`."""
+    if "model_family" in by:
+        priced = with_model_family(priced)
+    keys = [exprs.group_expr(k, tz) for k in by]
+    return priced.group_by(keys).agg(*partials.partials(), _SESSIONS)
 
 
 def _finish(frame: pl.DataFrame, by: list[str], blended_usd_per_mtok: float | None) -> pl.DataFrame:

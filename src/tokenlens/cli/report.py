@@ -73,8 +73,9 @@ def report(
     if not json_ and fmt is common.Format.table:
         rows = rows.collect().lazy()
     # The grand total comes with the first grouping (by day when no --by is given).
+    first_keys = keys or ["day"]
     grand, grouped = totals.grand_and_grouped(
-        rows, by=keys or ["day"], tz=zone, blended_usd_per_mtok=blended_price
+        rows, by=first_keys, tz=zone, blended_usd_per_mtok=blended_price
     )
     overall = grand.row(0, named=True)
     generated = datetime.now(UTC)
@@ -113,13 +114,12 @@ def report(
             ]
         view.render(stdout(), period=period, totals=overall, sections=sections)
         return
-    keys = keys or ["day"]
     common.emit_frame(
         output,
         command="report",
         generated=generated,
         filters=shown_filters,
-        group_by=keys,
+        group_by=first_keys,
         totals=overall,
         rows=grouped,
         notices=notices,

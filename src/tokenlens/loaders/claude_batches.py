@@ -12,10 +12,8 @@ lazily (about 0.25 KB an event in a report). The files are removed at exit.
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -46,7 +44,7 @@ def scan(
 ) -> Scan:
     """Canonical, deduplicated rows of the transcripts under `paths`; see the module's note."""
     files = claude_lines.find_files(paths)
-    sizes = [_size(f) for f in files]
+    sizes = claude_lines.file_sizes(files)
     if sum(sizes) <= spill_bytes:
         chunk = claude_lines.read_files(files, sizes=sizes, meanwhile=meanwhile)
         from tokenlens.loaders import claude_code
@@ -58,8 +56,7 @@ def scan(
     # The batches are read in a child process: the memory they churn through dies with it. This
     # process stays small meanwhile (fork is safe before polars loads), and loads what it needs
     # for the rows only afterwards, so the two never hold their peaks at once.
-    method = "fork" if sys.platform == "linux" and "polars" not in sys.modules else "spawn"
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
+    with ProcessPoolExecutor(1, mp_context=claude_lines.process_context()) as pool:
         future = pool.submit(_spill_batches, batches, user, folder)
         try:
             notices, rows = future.result()
@@ -114,13 +111,6 @@ def _spill_batches(
                 spilled.unlink()
             rows.append(out)
     return _summed(notices), rows
-
-
-def _size(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
 
 
 def _batches(files: list[Path], sizes: list[int], batch_bytes: int) -> list[list[Path]]:

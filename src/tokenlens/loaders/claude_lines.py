@@ -378,14 +378,25 @@ def _locate(path: str, damaged: list[tuple[bytes, str]]) -> list[tuple[str, int 
     return out
 
 
-def _sizes(jobs: list[FileJob]) -> list[int]:
+def file_sizes(files: Sequence[Path | str]) -> list[int]:
+    """Each file's size in bytes (0 for one that cannot be read: its reader says why)."""
     sizes = []
-    for job in jobs:
+    for path in files:
         try:
-            sizes.append(os.stat(job.path).st_size)
+            sizes.append(os.stat(path).st_size)
         except OSError:
             sizes.append(0)
     return sizes
+
+
+def process_context() -> Any:
+    """How to start a reader process: fork, cheap and safe while polars (and its thread pool) is
+    not loaded; else a fork server (spawn on Windows). Its `Process` class is per method."""
+    if sys.platform == "linux" and "polars" not in sys.modules:
+        method = "fork"
+    else:
+        method = "forkserver" if sys.platform != "win32" else "spawn"
+    return multiprocessing.get_context(method)
 
 
 def merge(chunks: list[Chunk]) -> Chunk:
@@ -470,12 +481,7 @@ def _run(
         if meanwhile is not None:
             meanwhile()
         return scan_files(jobs)
-    # fork is cheap, and safe while polars (and its thread pool) is not loaded.
-    if sys.platform == "linux" and "polars" not in sys.modules:
-        method = "fork"
-    else:
-        method = "forkserver" if sys.platform != "win32" else "spawn"
-    context: Any = multiprocessing.get_context(method)  # its Process class is per method
+    context = process_context()
     counter = context.Value("q", 0)
     receive, send = context.Pipe(duplex=False)
     tail, left = len(jobs), sum(sizes) * TAIL_SHARE
@@ -563,5 +569,5 @@ def read_files(
     """`read_records` for files already found (as `find_files` gives them, in its order), of
     the given sizes in bytes."""
     jobs = [_job(path, i) for i, path in enumerate(files)]
-    sizes = _sizes(jobs) if sizes is None else sizes
+    sizes = file_sizes(files) if sizes is None else sizes
     return _run(jobs, meanwhile, sizes if sum(sizes) >= parallel_min_bytes else None)
