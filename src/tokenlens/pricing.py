@@ -38,7 +38,6 @@ PRICE_KEYS: Final = (
     "cache_write_mtok",
     "cache_write_1h_mtok",
 )
-MAX_TIERS: Final = 2
 
 # Which provider's price list a source's model names refer to.
 SOURCE_PROVIDER: Final[dict[str, str]] = {
@@ -102,7 +101,7 @@ def _rates_of(model_price: Any) -> dict[str, tuple[float, tuple[tuple[int, float
             out[key] = None
         elif isinstance(value, TieredPrices):
             tiers = tuple((int(t.start), _decimal(t.price)) for t in value.tiers)
-            out[key] = (_decimal(value.base), tiers[:MAX_TIERS])
+            out[key] = (_decimal(value.base), tiers)
         else:
             out[key] = (_decimal(value), ())
     return out
@@ -155,63 +154,67 @@ def resolve(
     return ModelRate(info.id, provider.id, _rates_of(standard), fast_priced)
 
 
-_RATE_COLUMNS: Final = [
-    f"{key}_{part}"
-    for key in PRICE_KEYS
-    for part in (
-        "base",
-        *(f"t{i}_{x}" for i in range(1, MAX_TIERS + 1) for x in ("start", "price")),
-    )
-]
+# The rates a row's cost is computed from, one per token kind (per million tokens; 0 when the
+# model has no price for the kind). Cache reads and writes fall back to the input price, 1-hour
+# writes to the 5-minute one, as genai-prices does.
+_RATES: Final = ("_r_input", "_r_output", "_r_cache_read", "_r_cache_write", "_r_cache_write_1h")
 
 
-def _rate_row(rate: ModelRate) -> dict[str, float | int | None]:
-    row: dict[str, float | int | None] = {}
-    for key in PRICE_KEYS:
+def _breakpoints(rate: ModelRate) -> list[int]:
+    """Every tier start of a model's prices, ascending: the total inputs where a rate changes."""
+    starts = {start for value in rate.rates.values() if value for start, _ in value[1]}
+    return sorted(starts)
+
+
+def _segment_rates(rate: ModelRate, floor: int | None) -> tuple[float, ...]:
+    """The five rates for requests whose total input is above `floor` (None: the lowest
+    segment) and at most the next breakpoint."""
+
+    def one(key: str) -> float | None:
         value = rate.rates.get(key)
-        row[f"{key}_base"] = value[0] if value else None
-        tiers = value[1] if value else ()
-        for i in range(1, MAX_TIERS + 1):
-            tier = tiers[i - 1] if len(tiers) >= i else None
-            row[f"{key}_t{i}_start"] = tier[0] if tier else None
-            row[f"{key}_t{i}_price"] = tier[1] if tier else None
-    return row
+        if value is None:
+            return None
+        price = value[0]
+        for start, tier_price in value[1]:  # a later tier overrides an earlier one
+            if floor is not None and start <= floor:
+                price = tier_price
+        return price
 
-
-def _rate(key: str, total_input: pl.Expr) -> pl.Expr:
-    """The per-million price of one key for each row, with the cliff tiers applied."""
-    expr: pl.Expr = pl.col(f"{key}_base")
-    for i in range(1, MAX_TIERS + 1):
-        start, price = pl.col(f"{key}_t{i}_start"), pl.col(f"{key}_t{i}_price")
-        expr = pl.when(start.is_not_null() & (total_input > start)).then(price).otherwise(expr)
-    return expr
+    rin = one("input_mtok")
+    rread = one("cache_read_mtok")
+    rwrite = one("cache_write_mtok")
+    rwrite_1h = one("cache_write_1h_mtok")
+    rread = rin if rread is None else rread
+    rwrite = rin if rwrite is None else rwrite
+    rwrite_1h = rwrite if rwrite_1h is None else rwrite_1h
+    out = (rin, one("output_mtok"), rread, rwrite, rwrite_1h)
+    return tuple(0.0 if r is None else r for r in out)
 
 
 def cost_expr(discount: float = 1.0) -> pl.Expr:
-    """Cost in USD of each row from its joined rate columns (null when the model is unpriced)."""
+    """Cost in USD of each row from its joined `_RATES` (null when the model is unpriced)."""
     tokens = {c: pl.col(c).fill_null(0) for c in (*schema.TOKENS, "cache_write_1h_tokens")}
-    total_input = (
-        pl.when(pl.col("source").is_in(list(AGGREGATE_SOURCES)))
-        .then(pl.lit(0, pl.Int64))
-        .otherwise(
-            tokens["input_tokens"] + tokens["cache_read_tokens"] + tokens["cache_write_tokens"]
-        )
-    )
-    rin = _rate("input_mtok", total_input)
-    rout = _rate("output_mtok", total_input)
-    rread = pl.coalesce(_rate("cache_read_mtok", total_input), rin)
-    rwrite = pl.coalesce(_rate("cache_write_mtok", total_input), rin)
-    rwrite_1h = pl.coalesce(_rate("cache_write_1h_mtok", total_input), rwrite)
+    rin, rout, rread, rwrite, rwrite_1h = (pl.col(c) for c in _RATES)
     write_1h = pl.min_horizontal(tokens["cache_write_1h_tokens"], tokens["cache_write_tokens"])
     write_5m = tokens["cache_write_tokens"] - write_1h
     cost = (
-        tokens["input_tokens"] * rin.fill_null(0)
-        + tokens["output_tokens"] * rout.fill_null(0)
-        + tokens["cache_read_tokens"] * rread.fill_null(0)
-        + write_5m * rwrite.fill_null(0)
-        + write_1h * rwrite_1h.fill_null(0)
+        tokens["input_tokens"] * rin
+        + tokens["output_tokens"] * rout
+        + tokens["cache_read_tokens"] * rread
+        + write_5m * rwrite
+        + write_1h * rwrite_1h
     ) * 1e-6  # a division by a constant rounds differently with a row's place in the frame
     return pl.when(pl.col("_priced") & schema.has_tokens()).then(cost * discount).otherwise(None)
+
+
+def _total_input() -> pl.Expr:
+    """What a long-context tier is judged on: the request's whole input (0 for daily totals)."""
+    tokens = [pl.col(c).fill_null(0) for c in ("input_tokens", "cache_read_tokens")]
+    return (
+        pl.when(pl.col("source").is_in(list(AGGREGATE_SOURCES)))
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(tokens[0] + tokens[1] + pl.col("cache_write_tokens").fill_null(0))
+    )
 
 
 def price(
@@ -219,8 +222,9 @@ def price(
 ) -> tuple[pl.LazyFrame, list[Notice]]:
     """Add `computed_cost_usd` and `price_version` to canonical rows.
 
-    Each distinct (source, model, UTC day, fast) is resolved once; the cost itself is computed
-    with expressions over a joined price table.
+    Each distinct (source, model, UTC day, fast) is resolved once. Rows are joined to their key's
+    number and tier breakpoints, then, by the segment their total input falls in, to the five
+    rates of that segment; the cost itself is an expression over those.
     """
     overrides = overrides or Overrides()
     keys = (
@@ -234,52 +238,68 @@ def price(
         .agg(pl.col("reported_cost_usd").is_null().any().alias("_needs_price"))
         .collect()
     )
-    rows = []
     unpriced: dict[str, int] = {}
     fast_unpriced: set[str] = set()
+    resolved: list[tuple[ModelRate | None, list[int]]] = []
     for source, model, day, fast, needs_price in keys.iter_rows():
         rate = (
             resolve(model or "", day, fast=fast, source=source, overrides=overrides)
             if model
             else None
         )
-        row: dict[str, Any] = {"source": source, "model": model, "_day": day, "_fast": fast}
         if rate is None:
             if needs_price:  # rows with a vendor-reported cost need no price of ours
                 unpriced[model or "(none)"] = 0
-            row.update(dict.fromkeys(_RATE_COLUMNS))
-            row["_priced"] = False
-        else:
-            row.update(_rate_row(rate))
-            row["_priced"] = True
-            if fast and not rate.fast_priced:
-                fast_unpriced.add(model)
-        rows.append(row)
-    table = pl.DataFrame(
-        rows,
-        schema={
-            "source": pl.String,
-            "model": pl.String,
-            "_day": pl.Date,
-            "_fast": pl.Boolean,
-            **dict.fromkeys(_RATE_COLUMNS, pl.Float64),
-            "_priced": pl.Boolean,
-        },
+            resolved.append((None, []))
+            continue
+        if fast and not rate.fast_priced:
+            fast_unpriced.add(model)
+        resolved.append((rate, [] if source in AGGREGATE_SOURCES else _breakpoints(rate)))
+    width = max((len(points) for _, points in resolved), default=0)
+    segments = width + 1
+    breaks = [f"_b{i}" for i in range(1, width + 1)]
+    by_key: dict[str, list[Any]] = {"_k": [], **{b: [] for b in breaks}}
+    by_segment: dict[str, list[Any]] = {"_ks": [], "_priced": [], **{r: [] for r in _RATES}}
+    for k, (rate, points) in enumerate(resolved):
+        by_key["_k"].append(k)
+        for i, name in enumerate(breaks):
+            by_key[name].append(points[i] if i < len(points) else None)
+        for seg in range(segments):
+            by_segment["_ks"].append(k * segments + seg)
+            by_segment["_priced"].append(rate is not None)
+            reached = min(seg, len(points))  # segments past a key's own points never occur
+            floor = points[reached - 1] if reached else None
+            values = _segment_rates(rate, floor) if rate is not None else (None,) * len(_RATES)
+            for name, value in zip(_RATES, values, strict=True):
+                by_segment[name].append(value)
+    key_table = keys.select("source", "model", "_day", "_fast").with_columns(
+        pl.DataFrame(by_key, schema={"_k": pl.UInt32, **dict.fromkeys(breaks, pl.Int64)})
+    )
+    rate_table = pl.DataFrame(
+        by_segment,
+        schema={"_ks": pl.UInt32, "_priced": pl.Boolean, **dict.fromkeys(_RATES, pl.Float64)},
+    )
+    total_input = _total_input()
+    segment = pl.sum_horizontal(
+        [(total_input > pl.col(b)).fill_null(False).cast(pl.UInt32) for b in breaks]
+        or [pl.lit(0, pl.UInt32)]
     )
     joined = (
         lf.with_columns(pl.col("ts").dt.date().alias("_day"), schema.is_fast().alias("_fast"))
         .join(
-            table.lazy(),
+            key_table.lazy(),
             on=["source", "model", "_day", "_fast"],
             how="left",
             nulls_equal=True,
             maintain_order="left",
         )
+        .with_columns(_ks=pl.col("_k") * segments + segment)
+        .join(rate_table.lazy(), on="_ks", how="left", maintain_order="left")
         .with_columns(
             computed_cost_usd=cost_expr(overrides.discount),
             price_version=pl.lit(price_version(overrides)),
         )
-        .drop("_day", "_fast", "_priced", *_RATE_COLUMNS)
+        .drop("_day", "_fast", "_k", "_ks", "_priced", *breaks, *_RATES)
     )
     notices = []
     if unpriced:

@@ -51,6 +51,34 @@ def test_long_context_tier_applies_to_every_token_once_total_input_passes_200k()
     assert above == pytest.approx((150_000 * 6 + 50_001 * 0.6 + 1000 * 22.5) / 1e6)
 
 
+def test_tiers_with_different_starts_per_kind_price_each_segment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Input has tiers at 32K and 128K, output one at 64K: four segments of total input.
+    rate = pricing.ModelRate(
+        "m",
+        "test",
+        {
+            "input_mtok": (1.0, ((32_000, 2.0), (128_000, 4.0))),
+            "output_mtok": (10.0, ((64_000, 20.0),)),
+            "cache_read_mtok": None,  # billed at the input price of the segment
+            "cache_write_mtok": None,
+            "cache_write_1h_mtok": None,
+        },
+    )
+    monkeypatch.setattr(pricing, "resolve", lambda *a, **k: rate)
+    inputs = [10_000, 32_000, 32_001, 64_000, 64_001, 128_001]
+    rows = [
+        {"model": "m", "input_tokens": n - 1000, "cache_read_tokens": 1000, "output_tokens": 100}
+        for n in inputs
+    ]
+    costs = _priced(*rows)["computed_cost_usd"].to_list()
+    # (input price, output price) per row: a tier applies once the total input is above its start
+    prices = [(1, 10), (1, 10), (2, 10), (2, 10), (2, 20), (4, 20)]
+    expected = [(n * pin + 100 * pout) / 1e6 for n, (pin, pout) in zip(inputs, prices, strict=True)]
+    assert costs == pytest.approx(expected, rel=1e-12)
+
+
 CASES = [
     ("claude-sonnet-4-20250514", SEP_2025, (1234, 5678, 910, 11_000, 120_000)),
     ("claude-opus-4-1-20250805", SEP_2025, (10, 2000, 0, 30_000, 5)),

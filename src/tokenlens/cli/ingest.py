@@ -63,7 +63,10 @@ def ingest(
                 priced, price_notices = pricing.price(got.frame, overrides=inputs.overrides(cfg))
                 notices = [*got.notices, *price_notices]
                 stats = tx.upsert(
-                    priced.collect(), merges=got.merges, files=got.files, stamps=stamps
+                    priced.collect(engine="in-memory"),
+                    merges=got.merges,
+                    files=got.files,
+                    stamps=stamps,
                 )
                 added, read_rows = stats.added, stats.rows_in
                 read_files = len({p.resolve() for p in got.files})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -49,6 +50,34 @@ def warm_imports() -> None:
     from tokenlens.loaders import claude_code  # noqa: F401
 
     pricing.warm()
+
+
+# Formats whose rows carry request counts, costs or lines but (nearly) never tokens to price.
+_PRICED_RARELY: frozenset[str] = frozenset(
+    {
+        "copilot_premium_csv",
+        "copilot_usage_csv",
+        "copilot_metrics_users",
+        "copilot_metrics_legacy",
+        "cursor_daily",
+    }
+)
+
+
+def _warm_prices_meanwhile() -> None:
+    """Load the price data in a thread while exports are parsed (the parser releases the GIL).
+
+    A failure here is left for pricing itself to report.
+    """
+    import threading
+
+    from tokenlens import pricing
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):
+            pricing.warm()
+
+    threading.Thread(target=warm, name="tokenlens-prices", daemon=True).start()
 
 
 def classify(paths: list[Path], source: str | None) -> Classified:
@@ -138,6 +167,8 @@ def read(classified: Classified, *, user: str) -> Read:
         from tokenlens.loaders import claude_code  # polars: only once the files are read
 
         merges[claude_code.SOURCE] = claude_code.dedupe
+    if not claude_files and set(groups) - _PRICED_RARELY:
+        _warm_prices_meanwhile()
     import polars as pl
 
     from tokenlens import loaders

@@ -296,9 +296,9 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
     def run(other_dates: bool) -> pl.DataFrame:
         stripped = text.lazy().select(pl.col(_ROW), *(_strip(c).alias(f"_t_{c}") for c in names))
         blank = pl.all_horizontal(pl.col(f"_t_{c}").is_null() for c in names)
-        typed = stripped.filter(~blank).with_columns(
-            _typed(present, shape, user=user, other_dates=other_dates)
-        )
+        typed = stripped.filter(~blank)
+        for stage in _typed(present, shape, user=user, other_dates=other_dates):
+            typed = typed.with_columns(stage)
         return typed.with_columns(
             _bad=pl.col("ts").is_null() | pl.col("_bad_tokens"), origin=pl.lit(str(path))
         ).collect()
@@ -438,53 +438,74 @@ def _strip(col: str) -> pl.Expr:
     return pl.col(col).str.strip_chars().replace("", None)
 
 
-def _typed(present: set[str], shape: str, *, user: str, other_dates: bool) -> list[pl.Expr]:
-    """Canonical values and `_bad_*` flags from the stripped `_t_*` text columns."""
+def _typed(present: set[str], shape: str, *, user: str, other_dates: bool) -> list[list[pl.Expr]]:
+    """Canonical values and `_bad_*` flags from the stripped `_t_*` text columns, in two stages.
+
+    The first stage parses each cell once into `_p_*` columns; the second derives values and
+    flags from those (a parse repeated inside several expressions would run once per use).
+    """
 
     def text(col: str) -> pl.Expr:
         return pl.col(f"_t_{col}") if col in present else pl.lit(None, pl.String)
 
     token_source = {c: c for c in _SPLIT} if shape != "details" else {"input_tokens": "tokens"}
-    tokens = {c: text(src).cast(pl.Int64, strict=False) for c, src in token_source.items()}
+    has_total = "total_tokens" in present and shape != "details"
+    parsed = [
+        *(
+            text(src).cast(pl.Int64, strict=False).alias(f"_p_{c}")
+            for c, src in token_source.items()
+        ),
+        _timestamp(text("date"), other_dates=other_dates).alias("ts"),
+        *_money_parts(text("reported_cost_usd"), "_p_cost"),
+    ]
+    if has_total:
+        parsed.append(text("total_tokens").cast(pl.Int64, strict=False).alias("_p_total"))
+    if "user" in present:
+        parsed.append(text("user").str.to_lowercase().alias("_p_user"))
+    if "requests" in present:
+        parsed.extend(_units_parts(text("requests"), "_p_requests"))
+
+    tokens = {c: pl.col(f"_p_{c}") for c in token_source}
     cells = [text(src).is_not_null() for src in token_source.values() if src in present]
     unreadable = [
-        text(src).is_not_null()
-        & (tokens[c].is_null() | (tokens[c] < 0) | (tokens[c] > checks.MAX_CALL_TOKENS))
+        text(src).is_not_null() & ~tokens[c].is_between(0, checks.MAX_CALL_TOKENS).fill_null(False)
         for c, src in token_source.items()
         if src in present
     ]
     if len(cells) > 1:  # rows fill all token cells or none ("Free"); some is a short row
         filled = pl.sum_horizontal(cells)
         unreadable.append((filled > 0) & (filled < len(cells)))
-    exprs = [
-        _timestamp(text("date"), other_dates=other_dates).alias("ts"),
+    derived = [
         _user(text, "user" in present, user=user).alias("user"),
         *(text(c).alias(c) for c in _RAW_TEXT if c != "user"),
         *(tokens.get(c, pl.lit(None, pl.Int64)).alias(c) for c in _SPLIT),
         pl.any_horizontal(unreadable or [pl.lit(False)]).alias("_bad_tokens"),
     ]
-    if "total_tokens" in present and shape != "details":
+    if has_total:
         parts = pl.sum_horizontal([tokens[c].fill_null(0) for c in _SPLIT])
-        total = text("total_tokens").cast(pl.Int64, strict=False)
-        exprs.append((total.is_not_null() & (total != parts)).alias("_bad_total"))
+        total = pl.col("_p_total")
+        derived.append((total.is_not_null() & (total != parts)).alias("_bad_total"))
     else:
-        exprs.append(pl.lit(False).alias("_bad_total"))
-    cost, bad_cost = _money(text("reported_cost_usd"))
-    exprs += [cost.alias("reported_cost_usd"), bad_cost.alias("_bad_cost")]
+        derived.append(pl.lit(False).alias("_bad_total"))
+    cost, bad_cost = _money("_p_cost")
+    derived += [cost.alias("reported_cost_usd"), bad_cost.alias("_bad_cost")]
     if "requests" in present:
-        requests, bad_requests = _units(text("requests"))
+        requests, bad_requests = _units(text("requests"), "_p_requests")
     else:
         requests, bad_requests = pl.lit(1.0), pl.lit(False)
-    exprs += [requests.alias("requests"), bad_requests.alias("_bad_requests")]
-    return exprs
+    derived += [requests.alias("requests"), bad_requests.alias("_bad_requests")]
+    return [parsed, derived]
 
 
 def _user(text: Callable[[str], pl.Expr], has_column: bool, *, user: str) -> pl.Expr:
-    """Team exports name the user; "You" and individual exports are the `user` argument."""
+    """Team exports name the user; "You" and individual exports are the `user` argument.
+
+    Reads the lower-cased cell from `_p_user` (see `_typed`).
+    """
     if not has_column:
         return pl.lit(user)
     cell = text("user")
-    lowered = cell.str.to_lowercase()
+    lowered = pl.col("_p_user")
     automation = pl.lit("automation:") + text("automation_id")
     return (
         pl.when(lowered == _YOU)
@@ -495,29 +516,42 @@ def _user(text: Callable[[str], pl.Expr], has_column: bool, *, user: str) -> pl.
     )
 
 
-def _money(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Dollars with or without `$`; the no-cost labels are null. Also: unreadable cells."""
+def _money_parts(cell: pl.Expr, name: str) -> list[pl.Expr]:
+    """Dollars with or without `$` (`{name}`), and whether the cell is a no-cost label."""
     label = cell.is_null() | cell.str.to_lowercase().is_in(_NO_COST)
     digits = cell.str.replace("$", "", literal=True).str.strip_chars()
-    number = digits.cast(pl.Float64, strict=False)
-    ok = number.is_not_null() & number.is_finite()
+    return [digits.cast(pl.Float64, strict=False).alias(name), label.alias(f"{name}_label")]
+
+
+def _money(name: str) -> tuple[pl.Expr, pl.Expr]:
+    """The cost from `_money_parts`: null for the no-cost labels. Also: unreadable cells."""
+    number, label = pl.col(name), pl.col(f"{name}_label")
+    ok = number.is_finite().fill_null(False)
     return pl.when(~label & ok).then(number), ~label & ~ok
 
 
-def _units(cell: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Request units: a number; `-` and `Free` are 0; empty is unknown. Also: unreadable cells."""
+def _units_parts(cell: pl.Expr, name: str) -> list[pl.Expr]:
+    """Request units as a number (`{name}`), and whether the cell is a zero label."""
     zero = cell.str.to_lowercase().is_in(_ZERO_REQUESTS)
-    number = cell.cast(pl.Float64, strict=False)
-    ok = number.is_not_null() & number.is_finite()
+    return [cell.cast(pl.Float64, strict=False).alias(name), zero.alias(f"{name}_zero")]
+
+
+def _units(cell: pl.Expr, name: str) -> tuple[pl.Expr, pl.Expr]:
+    """Request units from `_units_parts`: `-` and `Free` are 0; empty is unknown. Also:
+    unreadable cells."""
+    number, zero = pl.col(name), pl.col(f"{name}_zero")
+    ok = number.is_finite().fill_null(False)
     value = pl.when(zero).then(pl.lit(0.0)).when(ok).then(number)
     return value, cell.is_not_null() & ~zero & ~ok
 
 
 def _timestamp(cell: pl.Expr, *, other_dates: bool) -> pl.Expr:
     """Cursor writes `2026-02-16T15:00:48.960Z`; other ISO-8601 spellings on request."""
-    exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False)
+    # Nearly every time in an export is distinct: a cache of parsed strings only costs time.
+    exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False, cache=False)
     if other_dates:  # also epoch seconds or milliseconds, as the Admin API writes them
-        other = cell.str.to_datetime(time_zone="UTC", strict=False).dt.cast_time_unit("us")
+        other = cell.str.to_datetime(time_zone="UTC", strict=False, cache=False)
+        other = other.dt.cast_time_unit("us")
         return exact.dt.cast_time_unit("us").fill_null(other).fill_null(epoch_text(cell))
     return exact.dt.cast_time_unit("us")
 
