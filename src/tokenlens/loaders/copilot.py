@@ -58,6 +58,8 @@ export wins.
 from __future__ import annotations
 
 import csv
+import mmap
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final, TypeVar
@@ -153,6 +155,7 @@ def scan(files: list[Path], *, user: str) -> Scan:
     """
     del user
     frames: list[pl.DataFrame] = []
+    formats: list[str] = []
     notices: list[Notice] = []
     for path in sorted(set(files)):
         head = _head(path)
@@ -166,8 +169,12 @@ def scan(files: list[Path], *, user: str) -> Scan:
                 hint="Give a Copilot usage report CSV or a Copilot metrics JSON/NDJSON file.",
             )
         frame, found = reader(path)
+        formats.append(fmt or "")
         frames.append(frame)
         notices.extend(found)
+    if formats in (["copilot_usage_csv"], ["copilot_premium_csv"]):
+        # one CSV: its ids are unique already (see `_with_event_id`)
+        return Scan(SOURCE, frames[0].lazy(), notices, list(files))
     merged = pl.concat(frames) if frames else schema.empty()
     return Scan(SOURCE, dedupe(merged.lazy()).collect().lazy(), notices, list(files))
 
@@ -222,8 +229,34 @@ def _read_bytes(path: Path) -> bytes:
     return rawfiles.read_bytes(path)
 
 
-def _header(path: Path, data: bytes) -> list[str]:
+def _holds_any(data: Path | bytes, needles: Sequence[bytes]) -> bool:
+    """Whether the file (mapped, not read) or the bytes contain any of the needles."""
+    if isinstance(data, bytes):
+        return any(needle in data for needle in needles)
+    try:
+        with open(data, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                return False
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                return any(mapped.find(needle) >= 0 for needle in needles)
+    except rawfiles.READ_ERRORS as exc:
+        raise rawfiles.cannot_read(data, exc) from exc
+
+
+def _first_line(data: Path | bytes) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    try:
+        with open(data, "rb") as handle:
+            first = handle.readline()
+    except rawfiles.READ_ERRORS as exc:
+        raise rawfiles.cannot_read(data, exc) from exc
+    return first
+
+
+def _header(path: Path, data: Path | bytes) -> list[str]:
     """The header cells, trimmed and lower-cased; a repeated name gets a `#n` suffix."""
+    data = _first_line(data)
     end = data.find(b"\n")
     first = (
         data[: end if end >= 0 else len(data)].removeprefix(detect.BOM).decode("utf-8", "replace")
@@ -237,7 +270,7 @@ def _header(path: Path, data: bytes) -> list[str]:
     return names
 
 
-def _read_table(path: Path, data: bytes) -> tuple[pl.DataFrame, bool]:
+def _read_table(path: Path, data: Path | bytes) -> tuple[pl.DataFrame, bool]:
     """Every cell as a string ("" when empty), columns named by the header, plus `_ROW` (the
     row's index, for line numbers); and whether invalid UTF-8 was replaced.
 
@@ -259,6 +292,7 @@ def _read_table(path: Path, data: bytes) -> tuple[pl.DataFrame, bool]:
         raw = pl.read_csv(data, schema=dict.fromkeys(slots, pl.String()), **options)
         raw = raw.with_columns(pl.lit("").alias(_EXTRA))
     except pl.exceptions.PolarsError:
+        data = data if isinstance(data, bytes) else _read_bytes(path)
         repaired = _invalid_utf8(data)
         try:
             raw = pl.read_csv(
@@ -300,8 +334,7 @@ def _text(column: str | None) -> pl.Expr:
     """A trimmed cell, null when empty or when the report has no such column."""
     if column is None:
         return pl.lit(None, pl.String)
-    cell = pl.col(column).str.strip_chars()
-    return pl.when(cell == "").then(None).otherwise(cell)
+    return pl.col(column).str.strip_chars().replace("", None)
 
 
 def _number(column: str | None, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
@@ -357,8 +390,9 @@ def _with_event_id(
     ]
     first = frame.select(pl.concat_str([pl.lit(prefix), *cells, pl.lit("#1")], separator="|"))
     ids = first.to_series().alias("event_id")
-    maybe = ids.hash().is_duplicated()
-    if maybe.any():
+    hashes = ids.hash()
+    if hashes.n_unique() < hashes.len():  # counting distinct hashes is the cheap check
+        maybe = hashes.is_duplicated()
         where = maybe.arg_true()
         same = pl.col("event_id")
         numbered = (
@@ -380,8 +414,11 @@ def _csv_rows(
     kind: pl.Expr | None = None,
 ) -> tuple[pl.DataFrame, list[Notice]]:
     """Canonical rows of one billing CSV, with notices about the rows it skipped."""
-    data = _read_bytes(path)
-    escape = b"|" in data or b"\\" in data
+    try:
+        data: Path | bytes = path if rawfiles.is_plain(path) else _read_bytes(path)
+    except rawfiles.READ_ERRORS as exc:
+        raise rawfiles.cannot_read(path, exc) from exc
+    escape = _holds_any(data, (b"|", b"\\"))
     raw, repaired = _read_table(path, data)
     del data
     names = [c for c in raw.columns if c not in (_EXTRA, _ROW)]
@@ -391,6 +428,9 @@ def _csv_rows(
     dtypes: dict[str, pl.DataType] = {"requests": pl.Float64(), "reported_cost_usd": pl.Float64()}
     dtypes.update(dict.fromkeys(_TOKEN_COLUMNS, pl.Int64()))
     values = {name: pl.col(name).cast(dtype, strict=False) for name, dtype in dtypes.items()}
+    # parsed once into `_p_*` columns: an expression used in several places runs once per use
+    parsed_names = [f"_p_{name}" for name in dtypes]
+    parsed = {name: pl.col(f"_p_{name}") for name in dtypes}
     raw = raw.filter(pl.sum_horizontal(pl.col(n).str.len_bytes() for n in names) > 0)
     raw = _with_event_id(raw, _identity_columns(names), prefix, escape=escape)
     replaced = _replaced_rows(raw, names) if repaired else []
@@ -399,6 +439,7 @@ def _csv_rows(
             ts=_parse_times(raw.select(_text(cols["ts"])).to_series()),
             _other_product=_other_products(raw, cols),
         )
+        .lazy()
         .select(
             _ROW,
             "event_id",
@@ -415,12 +456,14 @@ def _csv_rows(
             origin=pl.lit(str(path)),
             **{name: _text(cols.get(name)) for name in dtypes},
         )
+        .with_columns(**{f"_p_{name}": value for name, value in values.items()})
         .with_columns(
             # a number cell holding text that is not a number makes the row malformed; a count
             # that is NaN, Infinity, negative or absurd is refused too
-            _why=_why(values),
-            **values,
+            _why=_why(parsed),
+            **parsed,
         )
+        .drop(*parsed_names)
         .with_columns(_bad=pl.col("_why") > 0)
         .with_columns(
             pl.col("reported_cost_usd").round(DIGITS),
@@ -431,6 +474,7 @@ def _csv_rows(
             # the report does not split cache writes by lifetime: the 1-hour part is unknown (0)
             cache_write_1h_tokens=pl.when(pl.col("cache_write_tokens").is_not_null()).then(0),
         )
+        .collect()
     )
     del raw
     malformed = int(checked.get_column("_bad").sum())

@@ -136,7 +136,11 @@ def scan(files: list[Path], *, user: str) -> Scan:
         frames.append(frame)
         notices.extend(found)
         shapes.add(shape)
-    rows = (pl.concat(frames) if frames else schema.empty()).with_columns(_maybe=_maybe_repeated())
+    rows = pl.concat(frames) if frames else schema.empty()
+    hashes = rows.get_column("event_id").hash()
+    # counting distinct hashes is cheap; flagging each repeated row only when some repeat
+    repeats = hashes.n_unique() < hashes.len()
+    rows = rows.with_columns(_maybe=hashes.is_duplicated() if repeats else pl.lit(False))
     maybe = rows.filter(pl.col("_maybe")).select("event_id", "origin")
     repeated = maybe.height - maybe.n_unique()
     if repeated:
