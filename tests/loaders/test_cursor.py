@@ -552,6 +552,41 @@ def test_malformed_rows_are_skipped_and_counted(tmp_path: Path) -> None:
     ]
 
 
+def test_counts_parsed_while_reading_equal_the_text_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cells the CSV reader takes as integers: spaces before, a plus sign, leading zeros, blank
+    # cells, a negative count, a short row and a Total that disagrees.
+    row = '"2025-10-01T10:00:{:02d}.000Z","Included","auto","No",{},"0.01"'
+    cells = [
+        '"100","0","2000","50","2150"',
+        '" 12","+3","007","0","22"',
+        '"-5","0","2","3","0"',
+        '"","","","",""',
+        '"1","2","","4","7"',
+        '"1","2","3","4","99"',
+    ]
+    lines = [HEADER_C, *(row.format(i, c) for i, c in enumerate(cells))]
+    path = write(tmp_path / "counts.csv", "\n".join(lines) + "\n")
+    text, _, _ = cursor._read_text(path)
+    assert text.schema["input_tokens"] == pl.Int64  # read as integers: the fast path ran
+    fast = cursor.scan([path], user="me")
+    monkeypatch.setattr(cursor, "_COUNT_COLUMNS", ())
+    text, _, _ = cursor._read_text(path)
+    assert text.schema["input_tokens"] == pl.String
+    slow = cursor.scan([path], user="me")
+    assert_frame_equal(fast.frame.collect(), slow.frame.collect())
+    assert fast.notices == slow.notices
+    assert [n.message for n in fast.notices] == [
+        "Cursor: skipped rows with a negative token count",
+        "Cursor: skipped rows with some token cells empty (a short or shifted row)",
+        "Cursor: Total Tokens differs from the sum of the four token columns (used)",
+    ]
+    assert fast.frame.collect().get_column("event_id").to_list()[1] == (
+        "events|2025-10-01T10:00:01.000Z|me|||Included|auto|No|12/3/7/0"
+    )
+
+
 def test_a_cut_off_last_line_is_skipped_and_crlf_is_read(tmp_path: Path) -> None:
     good = '"2025-10-01T10:00:00.000Z","Included","auto","No","100","0","2000","50","2150","0.01"'
     cut = write(tmp_path / "cut.csv", f'{HEADER_C}\n{good}\n"2025-10-01T11:00:00.000Z","Incl')

@@ -298,7 +298,10 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
         early.extend(_repaired(text, path))
 
     def run(other_dates: bool) -> pl.DataFrame:
-        stripped = text.lazy().select(pl.col(_ROW), *(_strip(c).alias(f"_t_{c}") for c in names))
+        types = text.schema
+        stripped = text.lazy().select(
+            pl.col(_ROW), *(_strip(c, types[c]).alias(f"_t_{c}") for c in names)
+        )
         blank = pl.all_horizontal(pl.col(f"_t_{c}").is_null() for c in names)
         typed = stripped.filter(~blank)
         for stage in _typed(present, shape, user=user, other_dates=other_dates):
@@ -345,8 +348,16 @@ def _read_text(path: Path) -> tuple[pl.DataFrame, bool, bool]:
         _check_header(path, found, header)
         columns = list(found.values())
         dropped = repaired = False
+        # Token counts are parsed as integers while reading when every cell allows it (what
+        # the text path would make of them: see `_strip`); any other file is read as text.
+        counts = {found[c]: pl.Int64() for c in _COUNT_COLUMNS if c in found}
         try:
-            text = pl.read_csv(source, columns=columns, **options)
+            text = pl.read_csv(source, columns=columns, schema_overrides=counts, **options)
+        except pl.exceptions.PolarsError:
+            text = None
+        try:
+            if text is None:
+                text = pl.read_csv(source, columns=columns, **options)
         except pl.exceptions.ComputeError:  # invalid UTF-8, or a cut-off last line
             try:
                 text = pl.read_csv(source, columns=columns, encoding="utf8-lossy", **options)
@@ -437,8 +448,19 @@ def _csv_shape(present: set[str]) -> str:
     return "events"
 
 
-def _strip(col: str) -> pl.Expr:
-    """Cell text without surrounding spaces; a blank cell is null."""
+# Columns holding token counts (read as integers when the whole file allows it).
+_COUNT_COLUMNS: Final = (*_SPLIT, "total_tokens", "tokens")
+
+
+def _strip(col: str, dtype: pl.DataType) -> pl.Expr:
+    """Cell text without surrounding spaces; a blank cell is null.
+
+    A column the CSV reader parsed as integers is taken as it is: the reader gives a number
+    only where the text path would give the same one (a leading space is skipped, a blank cell
+    is null), and refuses the file otherwise.
+    """
+    if dtype != pl.String():
+        return pl.col(col)
     return pl.col(col).str.strip_chars().replace("", None)
 
 
