@@ -9,7 +9,9 @@ agree to the token (compare_ccusage.py), then measures, interleaving the tools r
 machine noise hits both alike, after one untimed warm-up each (page cache warm for both):
 
   (a) cold:  `tokenlens report TREE/projects --json` (paths given, empty store)
-             vs `ccusage claude daily --json --offline`
+             vs `ccusage claude daily --json --offline`; tokenlens finds the prices resolved by
+             its warm-up run in its rate cache, and is timed with that cache off too (what a
+             first-ever run costs)
   (b) warm:  `tokenlens ingest TREE/projects --store S` once, then
              `tokenlens report --store S --json` with nothing changed, vs ccusage again
   (c) peak memory of every run: the largest single process (ru_maxrss from wait4, what
@@ -219,6 +221,10 @@ def bench_tree(tree: Path, runs: int, samples: int, *, warm: bool) -> TreeResult
             Series("ccusage claude daily --json --offline", [CCUSAGE, *CC_ARGS]),
             Series("ccusage daily --json --offline (all agents)", [CCUSAGE, *CC_ALL_ARGS]),
             Series("ccusage native binary, claude daily (no node)", [CCUSAGE_NATIVE, *CC_ARGS]),
+            Series(
+                "tokenlens report PATH --json, price cache off (a first run)",
+                ["env", "TOKENLENS_PRICE_CACHE=0", TOKENLENS, "report", projects, "--json"],
+            ),
         ]
         interleave(cold, env, runs, samples)
         result = TreeResult(str(tree), size / 1048576, ok, cold, load_before=load_before)

@@ -11,7 +11,9 @@ then measures, median of --runs:
   (events, requests, token kinds, cost, $/Mtok, cache-hit ratio, unpriced events) and printing
   them as JSON; the narrower count-only query of earlier runs is timed too, for comparison.
 Both sides run as a fresh process per run (the tokenlens command; `python -c` with duckdb), so
-start-up is counted on both. DuckDB is a benchmark-only dependency (`pip install duckdb`).
+start-up is counted on both. The two sides take turns, and the ratio printed is the median of
+the ratios of each pair of runs, so that both sides meet the same load on a noisy machine.
+DuckDB is a benchmark-only dependency (`pip install duckdb`).
 """
 
 from __future__ import annotations
@@ -94,6 +96,25 @@ def timed(fn: Callable[[], object], runs: int, setup: Callable[[], object] | Non
     return statistics.median(times)
 
 
+def paired(
+    ours: Callable[[], object],
+    theirs: Callable[[], object],
+    runs: int,
+    setup: Callable[[], object] | None = None,
+) -> tuple[float, float, float]:
+    """Both sides run in turn, `runs` times: (our median, their median, median of the ratios
+    of each pair). Interleaving puts both sides under the same load on a noisy machine."""
+    pairs = []
+    for _ in range(runs):
+        ours_s = timed(ours, 1, setup)
+        pairs.append((ours_s, timed(theirs, 1)))
+    return (
+        statistics.median(p[0] for p in pairs),
+        statistics.median(p[1] for p in pairs),
+        statistics.median(p[0] / p[1] for p in pairs),
+    )
+
+
 def tokenlens(*args: str) -> None:
     exe = Path(sys.executable).with_name("tokenlens")
     subprocess.run([str(exe), *args], check=True, capture_output=True)
@@ -163,23 +184,26 @@ def main() -> None:
         def fresh(store: Path = store) -> None:
             shutil.rmtree(store, ignore_errors=True)
 
-        ours = timed(
+        ours, theirs, ratio = paired(
             lambda p=path, s=store: tokenlens("ingest", str(p), "--store", str(s), "--user", "x"),
-            args.runs,
-            fresh,
-        )
-        theirs = timed(
             lambda p=path, q=parquet: duck(
                 f"COPY (SELECT * FROM read_csv('{p}')) TO '{q}' (FORMAT parquet)"
             ),
             args.runs,
+            fresh,
         )
-        print(f"{'ingest ' + name:44} {ours:12.2f} {theirs:10.2f} {ours / theirs:7.2f}")
-        ours = timed(
-            lambda s=store: tokenlens(
-                "report", "--store", str(s), "--by", "user", "--by", "day", "--tz", "UTC", "--json"
-            ),
-            args.runs,
+        print(f"{'ingest ' + name:44} {ours:12.2f} {theirs:10.2f} {ratio:7.2f}")
+        report = (
+            "report",
+            "--store",
+            str(store),
+            "--by",
+            "user",
+            "--by",
+            "day",
+            "--tz",
+            "UTC",
+            "--json",
         )
         narrow = (
             f'SELECT "{user_col[name]}" AS user, {day_expr[name]} AS day, count(*) '
@@ -190,11 +214,10 @@ def main() -> None:
             f'SELECT "{user_col[name]}" AS user, {day_expr[name]} AS day, {metrics} '
             f"FROM read_parquet('{parquet}') GROUP BY ALL ORDER BY ALL"
         )
-        theirs = timed(lambda q=same_work: duck(q, as_json=True), args.runs)
-        print(
-            f"{'report --by user --by day ' + name:44} {ours:12.2f} {theirs:10.2f} "
-            f"{ours / theirs:7.2f}"
+        ours, theirs, ratio = paired(
+            lambda a=report: tokenlens(*a), lambda q=same_work: duck(q, as_json=True), args.runs
         )
+        print(f"{'report --by user --by day ' + name:44} {ours:12.2f} {theirs:10.2f} {ratio:7.2f}")
         count_only = timed(lambda q=narrow: duck(q), args.runs)
         print(
             f"{'  (DuckDB counting rows only)':44} {'':12} {count_only:10.2f} "

@@ -41,10 +41,12 @@ def usage_rows(*rows: dict[str, Any]) -> pl.LazyFrame:
 
 @pytest.fixture(autouse=True)
 def _pinned_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No test reads the real home, config or store; output is plain and 100 columns wide."""
+    """No test reads the real home, config, cache or store; output is plain and 100 columns wide."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("TOKENLENS_PRICE_CACHE", raising=False)
     monkeypatch.delenv("TOKENLENS_STORE", raising=False)
     monkeypatch.delenv("TOKENLENS_CONFIG", raising=False)
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)

@@ -13,6 +13,7 @@ never as $0. genai-prices is imported only when something needs pricing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -24,7 +25,7 @@ from typing import Any, Final, Literal
 
 import polars as pl
 
-from tokenlens import models, schema
+from tokenlens import models, rate_cache, schema
 from tokenlens.errors import Notice
 
 CostMode = Literal["auto", "calculate", "reported"]
@@ -108,10 +109,18 @@ def _rates_of(model_price: Any) -> dict[str, tuple[float, tuple[tuple[int, float
 
 
 def warm() -> None:
-    """Load genai-prices' data now (it takes a moment), so pricing later is instant."""
+    """Load genai-prices' data now (it takes a moment), so pricing later is instant; unless
+    earlier runs left resolved rates in the cache, which then spares loading it at all."""
+    if rate_cache.current().populated:
+        return
     from genai_prices import data_snapshot
 
     data_snapshot.get_snapshot()
+
+
+def save_rates() -> None:
+    """Keep the rates resolved in this run for the next ones (see `rate_cache`)."""
+    rate_cache.current().save()
 
 
 @functools.cache
@@ -140,7 +149,20 @@ def resolve(
         given = overrides.models[model]
         rates = {k: ((float(given[k]), ()) if k in given else None) for k in PRICE_KEYS}
         return ModelRate(model, "override", rates)
-    found = _lookup(overrides.aliases.get(model, model), SOURCE_PROVIDER.get(source))
+    ref, hint = overrides.aliases.get(model, model), SOURCE_PROVIDER.get(source)
+    cache = rate_cache.current()
+    key = (ref, hint, day.isoformat(), fast)
+    hit, kept = cache.get(key)
+    if hit:
+        with contextlib.suppress(ValueError, TypeError, KeyError):  # damaged: resolve again
+            return _from_json(kept)
+    rate = _resolve(ref, hint, day, fast=fast)
+    cache.put(key, _to_json(rate))
+    return rate
+
+
+def _resolve(ref: str, hint: str | None, day: date, *, fast: bool) -> ModelRate | None:
+    found = _lookup(ref, hint)
     if found is None:
         return None
     provider, info = found
@@ -152,6 +174,33 @@ def resolve(
         fast_priced = variant != standard
         standard = variant
     return ModelRate(info.id, provider.id, _rates_of(standard), fast_priced)
+
+
+def _to_json(rate: ModelRate | None) -> Any:
+    if rate is None:
+        return None
+    rates = {
+        key: None if value is None else [value[0], [list(tier) for tier in value[1]]]
+        for key, value in rate.rates.items()
+    }
+    return [rate.model_id, rate.provider, rates, rate.fast_priced]
+
+
+def _from_json(kept: Any) -> ModelRate | None:
+    if kept is None:
+        return None
+    model_id, provider, rates, fast_priced = kept
+    return ModelRate(
+        model_id,
+        provider,
+        {
+            key: None
+            if value is None
+            else (float(value[0]), tuple((int(s), float(p)) for s, p in value[1]))
+            for key, value in rates.items()
+        },
+        bool(fast_priced),
+    )
 
 
 # The rates a row's cost is computed from, one per token kind (per million tokens; 0 when the
@@ -255,6 +304,7 @@ def price(
         if fast and not rate.fast_priced:
             fast_unpriced.add(model)
         resolved.append((rate, [] if source in AGGREGATE_SOURCES else _breakpoints(rate)))
+    rate_cache.current().save()
     width = max((len(points) for _, points in resolved), default=0)
     segments = width + 1
     breaks = [f"_b{i}" for i in range(1, width + 1)]

@@ -69,6 +69,7 @@ def prices(
         )
         row["discount"] = ov.discount if ov.discount != 1.0 else None
         rows.append(row)
+    pricing.save_rates()
     frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
     unpriced = [r["model"] for r in rows if r["priced_as"] is None]
     output = common.Format.json if json_ else fmt
