@@ -155,19 +155,20 @@ class Chunk:
     lines_seen: int = 0
 
 
-def _better(new: Record, old: Record) -> bool:
-    """ccusage's precedence: a parent (non-sidechain) copy, then more tokens, then fast mode."""
-    if new[5] != old[5]:
-        return old[5]
-    new_total = new[7] + new[8] + new[10] + new[11]
+def _loses(sidechain: bool, total: int, fast: bool, old: Record) -> bool:
+    """Whether a copy loses to the one kept (`old`) by ccusage's precedence: a parent
+    (non-sidechain) copy, then more tokens, then fast mode; a full tie keeps the first."""
+    if sidechain != old[5]:
+        return sidechain
     old_total = old[7] + old[8] + old[10] + old[11]
-    if new_total != old_total:
-        return new_total > old_total
-    return new[6] and not old[6]
+    if total != old_total:
+        return total < old_total
+    return not (fast and not old[6])
 
 
-def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
-    """The usage record a decoded line carries, or None when it carries none."""
+def _record(line: Line, raw: bytes, job: FileJob, kept: dict[str, Record]) -> Record | None:
+    """The usage record a decoded line carries, or None when it carries none or when it loses
+    to the copy of the same event in `kept` (then no record is built at all)."""
     message = line.message
     request_id = line.requestId
     timestamp = line.timestamp
@@ -197,11 +198,16 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
     else:
         write_1h = 0
         write = usage.cache_creation_input_tokens or 0
-    values = (usage.input_tokens, write, usage.cache_read_input_tokens or 0, usage.output_tokens)
+    read = usage.cache_read_input_tokens or 0
+    fast = usage.speed == "fast"
     if message.id:
         event_id = f"{message.id}:{request_id}" if request_id else message.id
     else:
         event_id = "line-" + hashlib.blake2b(raw, digest_size=12).hexdigest()
+    old = kept.get(event_id)
+    total = usage.input_tokens + write + read + usage.output_tokens
+    if old is not None and _loses(sidechain, total, fast, old):
+        return None
     return (
         event_id,
         timestamp,
@@ -209,12 +215,12 @@ def _record(line: Line, raw: bytes, job: FileJob) -> Record | None:
         intern(line.cwd) if line.cwd else job.project,
         intern(message.model) if message.model else "unknown",
         sidechain,
-        usage.speed == "fast",
-        values[0],
-        values[1],
+        fast,
+        usage.input_tokens,
+        write,
         write_1h,
-        values[2],
-        values[3],
+        read,
+        usage.output_tokens,
         line.costUSD,
         job.origin,
     )
@@ -298,15 +304,12 @@ def _scan_files(jobs: list[FileJob], claim: Callable[[], int] | None) -> Chunk:
                         continue
                 lines_seen += 1
                 try:
-                    record = _record(decode(raw), raw, job)
+                    record = _record(decode(raw), raw, job, records)
                 except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as exc:
-                    record, problem = _salvage(raw, job, exc)
+                    record, problem = _salvage(raw, job, exc, records)
                     if problem is not None:
                         damaged.append((raw, problem))
-                if record is None:
-                    continue
-                old = records.get(record[0])
-                if old is None or _better(record, old):
+                if record is not None:  # new, or better than the copy kept so far
                     records[record[0]] = record
         except rawfiles.READ_ERRORS as exc:
             chunk.unreadable.append((job.path, rawfiles.reason(exc)))
@@ -318,8 +321,11 @@ def _scan_files(jobs: list[FileJob], claim: Callable[[], int] | None) -> Chunk:
     return chunk
 
 
-def _salvage(raw: bytes, job: FileJob, exc: BaseException) -> tuple[Record | None, str | None]:
-    """A line the fast decode refused: its record when it can still be read, and why not."""
+def _salvage(
+    raw: bytes, job: FileJob, exc: BaseException, kept: dict[str, Record]
+) -> tuple[Record | None, str | None]:
+    """A line the fast decode refused: its record when it can still be read (see `_record`),
+    and why not."""
     if isinstance(exc, msgspec.ValidationError):
         return None, _invalid(str(exc))
     if isinstance(exc, RecursionError):
@@ -327,9 +333,9 @@ def _salvage(raw: bytes, job: FileJob, exc: BaseException) -> tuple[Record | Non
     if isinstance(exc, UnicodeDecodeError):
         repaired = raw.decode("utf-8", "replace").encode("utf-8")
         try:
-            return _record(_LINE.decode(repaired), repaired, job), BAD_UTF8
+            return _record(_LINE.decode(repaired), repaired, job, kept), BAD_UTF8
         except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as again:
-            return None, _salvage(repaired, job, again)[1]
+            return None, _salvage(repaired, job, again, kept)[1]
     if isinstance(exc, OverflowError):
         return None, "skipped lines with " + checks.too_large(checks.MAX_CALL_TOKENS)
     if isinstance(exc, msgspec.DecodeError) and (b"NaN" in raw or b"Infinity" in raw):
