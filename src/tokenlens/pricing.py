@@ -240,9 +240,13 @@ def _segment_rates(rate: ModelRate, floor: int | None) -> tuple[float, ...]:
     return tuple(0.0 if r is None else r for r in out)
 
 
+# The token columns a cost is computed from.
+_COST_INPUTS: Final = (*schema.TOKENS, "cache_write_1h_tokens")
+
+
 def cost_expr(discount: float = 1.0) -> pl.Expr:
     """Cost in USD of each row from its joined `_RATES` (null when the model is unpriced)."""
-    tokens = {c: pl.col(c).fill_null(0) for c in (*schema.TOKENS, "cache_write_1h_tokens")}
+    tokens = {c: pl.col(c).fill_null(0) for c in _COST_INPUTS}
     rin, rout, rread, rwrite, rwrite_1h = (pl.col(c) for c in _RATES)
     write_1h = pl.min_horizontal(tokens["cache_write_1h_tokens"], tokens["cache_write_tokens"])
     write_5m = tokens["cache_write_tokens"] - write_1h
@@ -276,8 +280,13 @@ def price(
     rates of that segment; the cost itself is an expression over those.
     """
     overrides = overrides or Overrides()
+    # Only the columns a price depends on are read, once; the cost is computed over them and
+    # set beside the rows, so the wide columns (event ids, paths) are never copied by a join.
+    needed = ["source", "model", "ts", "kind", "reported_cost_usd", *_COST_INPUTS]
+    narrow = lf.select(needed).collect(engine="in-memory")
     keys = (
-        lf.filter(schema.has_tokens())
+        narrow.lazy()
+        .filter(schema.has_tokens())
         .group_by(
             "source",
             "model",
@@ -334,8 +343,16 @@ def price(
         [(total_input > pl.col(b)).fill_null(False).cast(pl.UInt32) for b in breaks]
         or [pl.lit(0, pl.UInt32)]
     )
-    joined = (
-        lf.with_columns(pl.col("ts").dt.date().alias("_day"), schema.is_fast().alias("_fast"))
+    # The key's number and breakpoints by a join of the key columns alone; the segment's rates
+    # by looking its number up (no join gathers the other columns).
+    located = (
+        narrow.lazy()
+        .select(
+            "source",
+            "model",
+            pl.col("ts").dt.date().alias("_day"),
+            schema.is_fast().alias("_fast"),
+        )
         .join(
             key_table.lazy(),
             on=["source", "model", "_day", "_fast"],
@@ -343,13 +360,27 @@ def price(
             nulls_equal=True,
             maintain_order="left",
         )
+        .select("_k", *breaks)
+        .collect()  # streaming: morsel by morsel, with less memory than the in-memory engine
+    )
+    lookup = rate_table.get_column("_ks")
+    costs = (
+        pl.concat([narrow, located], how="horizontal")
+        .lazy()
         .with_columns(_ks=pl.col("_k") * segments + segment)
-        .join(rate_table.lazy(), on="_ks", how="left", maintain_order="left")
         .with_columns(
-            computed_cost_usd=cost_expr(overrides.discount),
-            price_version=pl.lit(price_version(overrides)),
+            pl.col("_ks")
+            .replace_strict(lookup, rate_table.get_column(name), default=None)
+            .alias(name)
+            for name in ("_priced", *_RATES)
         )
-        .drop("_day", "_fast", "_k", "_ks", "_priced", *breaks, *_RATES)
+        .select(computed_cost_usd=cost_expr(overrides.discount))
+        .collect()
+        .to_series()
+    )
+    del narrow
+    joined = lf.drop("computed_cost_usd", "price_version", strict=False).with_columns(
+        costs, price_version=pl.lit(price_version(overrides))
     )
     notices = []
     if unpriced:
