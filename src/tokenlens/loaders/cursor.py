@@ -297,13 +297,19 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
     if repaired:
         early.extend(_repaired(text, path))
 
+    rows_in_file = text.height
+    types = text.schema
+    blank = pl.all_horizontal(pl.col(f"_t_{c}").is_null() for c in names)
+    stripped = (
+        text.lazy()
+        .select(pl.col(_ROW), *(_strip(c, types[c]).alias(f"_t_{c}") for c in names))
+        .filter(~blank)
+        .collect()
+    )
+    del text  # its memory is reused by what follows, rather than fresh pages
+
     def run(other_dates: bool) -> pl.DataFrame:
-        types = text.schema
-        stripped = text.lazy().select(
-            pl.col(_ROW), *(_strip(c, types[c]).alias(f"_t_{c}") for c in names)
-        )
-        blank = pl.all_horizontal(pl.col(f"_t_{c}").is_null() for c in names)
-        typed = stripped.filter(~blank)
+        typed = stripped.lazy()
         for stage in _typed(present, shape, user=user, other_dates=other_dates):
             typed = typed.with_columns(stage)
         return typed.with_columns(
@@ -321,7 +327,7 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
     frame = _identify(frame.lazy(), shape, valid=~pl.col("_bad"), date=date).collect()
     cells = ["tokens"] if shape == "details" else list(_SPLIT)
     rows, notices = _finish(frame, path, [f"_t_{c}" for c in cells if c in present])
-    if text.height == 0:
+    if rows_in_file == 0:
         notices.append(Notice("Cursor: the file holds a header and no rows", None, str(path)))
     return rows, [*early, *notices], shape
 
