@@ -65,7 +65,7 @@ def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
     raw = pl.concat(parts) if parts else pl.DataFrame(schema=_RAW)
     del parts
     text = raw.get_column("timestamp")
-    ts = text.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False)
+    ts = text.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False, cache=False)
     if ts.null_count() > text.null_count():
         # other ISO-8601 spellings (offsets, no fraction), and epoch seconds or milliseconds
         other = pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False)
