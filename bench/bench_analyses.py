@@ -24,9 +24,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import numpy as np
 import polars as pl
 
+import bytecode
 from tokenlens import pricing, schema
 
 # The session rules (a session of 4 hours or more burning $25 an hour, or of 1M tokens or more
@@ -140,6 +143,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("/tmp/tl-bench-analyses"))
     args = parser.parse_args()
+    bytecode.compile_tokenlens()
     store = args.out / "store"
     if not (store / "manifest.json").exists():
         write_store(store, args.users, args.days, args.events)

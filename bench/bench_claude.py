@@ -43,6 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bytecode  # noqa: E402
 import compare_ccusage  # noqa: E402
 import gen_claude_tree  # noqa: E402
 
@@ -316,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="timed runs per command (median)")
     ap.add_argument("--samples", type=int, default=1, help="extra runs sampling tree PSS")
     args = ap.parse_args(argv)
+    bytecode.compile_tokenlens()
     for tool in (TOKENLENS, CCUSAGE):
         if not shutil.which(tool):
             print(f"error: {tool} not found", file=sys.stderr)

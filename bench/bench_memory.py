@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_claude  # noqa: E402
+import bytecode  # noqa: E402
 import compare_ccusage  # noqa: E402
 import gen_claude_tree  # noqa: E402
 
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-peer", action="store_true", help="skip ccusage")
     args = ap.parse_args(argv)
+    bytecode.compile_tokenlens()
     args.out.mkdir(parents=True, exist_ok=True)
     clean = ensure(args.out, *CLEAN)
     damaged = ensure(args.out, *DAMAGED)

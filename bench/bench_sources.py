@@ -29,6 +29,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bytecode
+
 USERS = [f"user{i:03d}@corp.com" for i in range(200)]
 CURSOR_MODELS = [
     "claude-4-sonnet",
@@ -164,6 +168,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("/tmp/tl-bench-sources"))
     args = parser.parse_args()
+    bytecode.compile_tokenlens()
     args.out.mkdir(parents=True, exist_ok=True)
     files = {"cursor": args.out / "cursor-team.csv", "copilot": args.out / "copilot-usage.csv"}
     if not files["cursor"].exists():
