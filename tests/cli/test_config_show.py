@@ -5,6 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from tests.cli.helpers import run
 from tokenlens import config
 
@@ -31,3 +33,16 @@ def test_show_marks_values_set_in_the_file(tmp_path: Path) -> None:
     saved.write_text("[outliers]\nteam_z = 4.5\n")
     result = run("config", "show", "--config", str(saved))
     assert "team_z = 4.5   # set in the config file" in result.stdout
+
+
+def test_show_names_the_price_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenlens import rate_cache
+
+    path = rate_cache.default_path()
+    assert path is not None
+    assert f"# price cache: {path} (not written yet)" in run("config", "show").stdout
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")
+    assert f"# price cache: {path}\n" in run("config", "show").stdout
+    monkeypatch.setenv(rate_cache.ENV_OFF, "0")
+    assert "# price cache: off (TOKENLENS_PRICE_CACHE=0)" in run("config", "show").stdout

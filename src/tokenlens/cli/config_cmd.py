@@ -74,6 +74,7 @@ def show(config_file: Path | None = common.CONFIG) -> None:
         f"# config file: {where}" + ("" if cfg.path else " (absent: every default applies)"),
         f"# store: {config.store_from_env() or config.default_store()}",
         f"# anonymization salt: {'in the config' if cfg.salt else config.salt_path()}",
+        f"# price cache: {_price_cache()}",
         "",
         (f"user = {_toml(cfg.user)}" if cfg.user else "# user = (off)")
         + "  # name for local logs (else TOKENLENS_USER, else the login)",
@@ -137,3 +138,13 @@ def _budget_lines(cfg: Any) -> list[str]:
         lines.append("[[budgets]]")
         lines += [f"{k} = {_toml(v)}" for k, v in budget.items()]
     return lines
+
+
+def _price_cache() -> str:
+    """Where resolved prices are kept between runs (see `rate_cache`)."""
+    from tokenlens import rate_cache
+
+    path = rate_cache.default_path()
+    if path is None:
+        return f"off ({rate_cache.ENV_OFF}=0)"
+    return str(path) + ("" if path.is_file() else " (not written yet)")
