@@ -20,7 +20,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from importlib.metadata import version as package_version
 from typing import Any, Final, Literal
 
 import polars as pl
@@ -74,7 +73,7 @@ class Overrides:
 
 def price_version(overrides: Overrides | None = None) -> str:
     """Identifies the price data and overrides; stored with priced rows."""
-    base = f"genai-prices {package_version('genai-prices')}"
+    base = f"genai-prices {rate_cache.genai_prices_version()}"
     return f"{base}; overrides {(overrides or Overrides()).fingerprint()}"
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import json
 import os
-import secrets
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,8 +46,22 @@ def _code_fingerprint() -> str:
 
 
 @functools.cache
+def genai_prices_version() -> str:
+    """The installed genai-prices release, read from its `.dist-info` folder's name beside the
+    package (importing `importlib.metadata` and searching every distribution costs 30-40 ms)."""
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is not None and spec.origin is not None:
+        found = list(Path(spec.origin).parent.parent.glob("genai_prices-*.dist-info"))
+        if len(found) == 1:
+            return found[0].name.removeprefix("genai_prices-").removesuffix(".dist-info")
+    from importlib.metadata import version  # another layout: ask the slow, general way
+
+    return version("genai-prices")
+
+
+@functools.cache
 def _file_name() -> str:
-    data = package_version("genai-prices")
+    data = genai_prices_version()
     return f"rates-genai-prices-{data}-f{FORMAT}-{_code_fingerprint()}.json"
 
 
@@ -99,7 +112,7 @@ class RateCache:
         if self.path is None or not self._new:
             return
         self._new = False
-        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             current = RateCache(self.path)._entries  # another run may have added some meanwhile

@@ -41,7 +41,6 @@ import itertools
 import json
 import os
 import resource
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -107,7 +106,7 @@ def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}-{os.urandom(4).hex()}")
     try:
         _write_bytes(tmp, data)
         os.replace(tmp, path)
@@ -546,7 +545,7 @@ class Transaction:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.manifest = store.manifest()
-        self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._token = f"{os.getpid()}-{os.urandom(4).hex()}"
         self._serial = itertools.count()
         self._staged: dict[Path, Path] = {}  # partition file -> the temporary file replacing it
         self._new_folders: set[Path] = set()

@@ -101,3 +101,9 @@ def test_one_file_per_genai_prices_release_and_code_version() -> None:
     from importlib.metadata import version
 
     assert f"genai-prices-{version('genai-prices')}-f{rate_cache.FORMAT}-" in path.name
+
+
+def test_the_genai_prices_release_is_read_without_importlib_metadata() -> None:
+    from importlib.metadata import version
+
+    assert rate_cache.genai_prices_version() == version("genai-prices")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -77,7 +77,7 @@ def envelope(
     """The document; `pretty` indents it (for a person), else it is compact (for a pipe)."""
     # A compact document's rows are written by polars (about 6x faster than json on a few
     # thousand rows) and set into the envelope in place of a marker no other value can hold.
-    marker = f"rows-{secrets.token_hex(16)}" if not pretty and rows.height else None
+    marker = f"rows-{os.urandom(16).hex()}" if not pretty and rows.height else None
     doc: dict[str, Any] = {
         "tokenlens": __version__,
         "schema_version": schema.SCHEMA_VERSION,
