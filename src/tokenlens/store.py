@@ -159,8 +159,9 @@ def _month() -> pl.Expr:
     return ts.dt.year().cast(pl.Int32) * 100 + ts.dt.month().cast(pl.Int32)
 
 
-def _month_name(month: int) -> str:
-    return f"{month // 100:04d}-{month % 100:02d}"
+def _month_name(month: int | None) -> str:
+    """`YYYY-MM`; a row without a time (which loaders drop) would go to `month=None`."""
+    return "None" if month is None else f"{month // 100:04d}-{month % 100:02d}"
 
 
 def _split(frame: pl.DataFrame, column: str) -> dict[Any, pl.DataFrame]:
