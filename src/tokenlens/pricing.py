@@ -149,11 +149,13 @@ def resolve(
         rates = {k: ((float(given[k]), ()) if k in given else None) for k in PRICE_KEYS}
         return ModelRate(model, "override", rates)
     ref, hint = overrides.aliases.get(model, model), SOURCE_PROVIDER.get(source)
+    if not isinstance(day, date):  # a row without a time: nothing to keep for later runs
+        return _resolve(ref, hint, day, fast=fast)
     cache = rate_cache.current()
     key = (ref, hint, day.isoformat(), fast)
     hit, kept = cache.get(key)
     if hit:
-        with contextlib.suppress(ValueError, TypeError, KeyError):  # damaged: resolve again
+        with contextlib.suppress(Exception):  # an entry of any other shape: resolve it again
             return _from_json(kept)
     rate = _resolve(ref, hint, day, fast=fast)
     cache.put(key, _to_json(rate))
@@ -189,6 +191,8 @@ def _from_json(kept: Any) -> ModelRate | None:
     if kept is None:
         return None
     model_id, provider, rates, fast_priced = kept
+    if set(rates) != set(PRICE_KEYS):  # as written by `_to_json`, or not ours to trust
+        raise ValueError("a cached rate without every price key")
     return ModelRate(
         model_id,
         provider,

@@ -587,6 +587,19 @@ def test_counts_parsed_while_reading_equal_the_text_path(
     )
 
 
+@pytest.mark.parametrize("cut", ['"', '"5', '"50","2'])
+def test_a_download_cut_off_inside_a_count_cell_drops_that_line(tmp_path: Path, cut: str) -> None:
+    good = '"2025-10-01T10:00:00.000Z","Included","auto","No","100","0","2000","50","2150","0.01"'
+    cut_line = '"2025-10-01T11:00:00.000Z","Included","auto","No",' + cut
+    path = write(tmp_path / "cut.csv", f"{HEADER_C}\n{good}\n{cut_line}")
+    scan = cursor.scan([path], user="me")
+    assert total_tokens(scan.frame.collect()) == 2150
+    assert scan.frame.collect().height == 1
+    assert [(n.message, n.count) for n in scan.notices] == [
+        ("Cursor: skipped a cut-off last line", 1)
+    ]
+
+
 def test_a_cut_off_last_line_is_skipped_and_crlf_is_read(tmp_path: Path) -> None:
     good = '"2025-10-01T10:00:00.000Z","Included","auto","No","100","0","2000","50","2150","0.01"'
     cut = write(tmp_path / "cut.csv", f'{HEADER_C}\n{good}\n"2025-10-01T11:00:00.000Z","Incl')

@@ -107,3 +107,33 @@ def test_the_genai_prices_release_is_read_without_importlib_metadata() -> None:
     from importlib.metadata import version
 
     assert rate_cache.genai_prices_version() == version("genai-prices")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        ["m", "anthropic", {"input_mtok": [3.0]}, True],  # a price without its tiers
+        ["m", "anthropic", 5, True],
+        ["m", "anthropic", {}, True],  # no price keys: would price at $0
+        "abcd",
+    ],
+)
+def test_entries_of_other_shapes_are_resolved_again(entry: object) -> None:
+    path = rate_cache.default_path()
+    assert path is not None
+    key = rate_cache._text_key(("claude-sonnet-4-20250514", "anthropic", "2025-09-01", False))
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"format": 1, "rates": {key: entry}}))
+    costs, _, _ = _fresh_process()
+    assert costs[0] == pytest.approx((1000 * 3 + 50 * 15) / 1e6)
+    assert len(json.loads(path.read_text())["rates"][key]) == 4
+
+
+def test_a_row_without_a_time_and_an_unknown_model_is_unpriced() -> None:
+    import polars as pl
+
+    rows = usage_rows({"model": "no-such-model-anywhere", "input_tokens": 5})
+    rows = rows.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("ts"))
+    lf, notices = pricing.price(rows)
+    assert lf.collect()["computed_cost_usd"].to_list() == [None]
+    assert [n.count for n in notices] == [1]

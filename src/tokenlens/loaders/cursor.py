@@ -51,6 +51,7 @@ already count as billable units. A later download of the same day wins (`as_of`,
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -354,13 +355,7 @@ def _read_text(path: Path) -> tuple[pl.DataFrame, bool, bool]:
         _check_header(path, found, header)
         columns = list(found.values())
         dropped = repaired = False
-        # Token counts are parsed as integers while reading when every cell allows it (what
-        # the text path would make of them: see `_strip`); any other file is read as text.
-        counts = {found[c]: pl.Int64() for c in _COUNT_COLUMNS if c in found}
-        try:
-            text = pl.read_csv(source, columns=columns, schema_overrides=counts, **options)
-        except pl.exceptions.PolarsError:
-            text = None
+        text = _read_counts(source, columns, found, options)
         try:
             if text is None:
                 text = pl.read_csv(source, columns=columns, **options)
@@ -381,6 +376,41 @@ def _read_text(path: Path) -> tuple[pl.DataFrame, bool, bool]:
             hint="Download the usage CSV again from the Cursor dashboard.",
         ) from exc
     return text.rename({name: col for col, name in found.items()}), dropped, repaired
+
+
+def _read_counts(
+    source: Path | bytes, columns: list[str], found: dict[str, str], options: dict[str, Any]
+) -> pl.DataFrame | None:
+    """The file with its token counts parsed as integers while reading, when every cell allows
+    it (what the text path would make of them: see `_strip`); None sends it to the text path.
+
+    Only a file that ends with a line break is tried: a download cut off inside a quoted count
+    cell may otherwise parse, or even crash the reader, where the text path drops the cut-off
+    line and says so.
+    """
+    if not _ends_with_line_break(source):
+        return None
+    counts = {found[c]: pl.Int64() for c in _COUNT_COLUMNS if c in found}
+    try:
+        return pl.read_csv(source, columns=columns, schema_overrides=counts, **options)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # a parse failure, or a panic inside the reader: the text path decides
+        return None
+
+
+def _ends_with_line_break(source: Path | bytes) -> bool:
+    if isinstance(source, bytes):
+        return source.endswith(b"\n")
+    try:
+        with open(source, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return False
+            handle.seek(size - 1)
+            return handle.read(1) == b"\n"
+    except OSError:
+        return False
 
 
 def _invalid_utf8(data: bytes) -> bool:
