@@ -30,8 +30,7 @@ Key = tuple[str, str | None, str, bool]
 
 
 def _text_key(key: Key) -> str:
-    model, provider, day, fast = key
-    return json.dumps([model, provider, day, fast])
+    return json.dumps(list(key))
 
 
 @functools.cache

@@ -44,3 +44,15 @@ def epoch_text(text: pl.Expr) -> pl.Expr:
     )
     millis = pl.when(number >= 10**11).then(number).otherwise(number * 1000)
     return pl.from_epoch(millis, time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+
+
+def maybe_repeated(values: pl.Series) -> pl.Series:
+    """True where a value's hash occurs more than once: a superset of the repeated values (a
+    hash collision only adds a candidate for the exact, slower path; it never names a value).
+
+    Counting distinct hashes first keeps the common case, nothing repeated, cheap.
+    """
+    hashes = values.hash()
+    if hashes.n_unique() == hashes.len():
+        return pl.repeat(False, hashes.len(), eager=True)
+    return hashes.is_duplicated()

@@ -58,8 +58,6 @@ export wins.
 from __future__ import annotations
 
 import csv
-import mmap
-import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final, TypeVar
@@ -71,7 +69,7 @@ from tokenlens import schema
 from tokenlens.errors import InputError, Notice
 from tokenlens.loaders import checks, detect
 from tokenlens.loaders import files as rawfiles
-from tokenlens.loaders.base import ExportKind, Scan, epoch_text
+from tokenlens.loaders.base import ExportKind, Scan, epoch_text, maybe_repeated
 from tokenlens.loaders.checks import Tally
 
 __all__ = ["EXPORTS", "ORG_USER", "SOURCE", "SOURCES", "dedupe", "scan"]
@@ -229,20 +227,6 @@ def _read_bytes(path: Path) -> bytes:
     return rawfiles.read_bytes(path)
 
 
-def _holds_any(data: Path | bytes, needles: Sequence[bytes]) -> bool:
-    """Whether the file (mapped, not read) or the bytes contain any of the needles."""
-    if isinstance(data, bytes):
-        return any(needle in data for needle in needles)
-    try:
-        with open(data, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size == 0:
-                return False
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                return any(mapped.find(needle) >= 0 for needle in needles)
-    except rawfiles.READ_ERRORS as exc:
-        raise rawfiles.cannot_read(data, exc) from exc
-
-
 def _first_line(data: Path | bytes) -> bytes:
     if isinstance(data, bytes):
         return data
@@ -390,9 +374,8 @@ def _with_event_id(
     ]
     first = frame.select(pl.concat_str([pl.lit(prefix), *cells, pl.lit("#1")], separator="|"))
     ids = first.to_series().alias("event_id")
-    hashes = ids.hash()
-    if hashes.n_unique() < hashes.len():  # counting distinct hashes is the cheap check
-        maybe = hashes.is_duplicated()
+    maybe = maybe_repeated(ids)
+    if maybe.any():
         where = maybe.arg_true()
         same = pl.col("event_id")
         numbered = (
@@ -418,7 +401,7 @@ def _csv_rows(
         data: Path | bytes = path if rawfiles.is_plain(path) else _read_bytes(path)
     except rawfiles.READ_ERRORS as exc:
         raise rawfiles.cannot_read(path, exc) from exc
-    escape = _holds_any(data, (b"|", b"\\"))
+    escape = rawfiles.holds_any(data, (b"|", b"\\"))
     raw, repaired = _read_table(path, data)
     del data
     names = [c for c in raw.columns if c not in (_EXTRA, _ROW)]

@@ -51,7 +51,6 @@ already count as billable units. A later download of the same day wins (`as_of`,
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -64,7 +63,7 @@ from tokenlens import schema
 from tokenlens.errors import InputError, Notice
 from tokenlens.loaders import checks, detect
 from tokenlens.loaders import files as rawfiles
-from tokenlens.loaders.base import ExportKind, Scan, epoch_text
+from tokenlens.loaders.base import ExportKind, Scan, epoch_text, maybe_repeated
 from tokenlens.loaders.checks import Tally
 
 __all__ = ["EXPORTS", "SOURCE", "SOURCES", "dedupe", "scan"]
@@ -138,10 +137,7 @@ def scan(files: list[Path], *, user: str) -> Scan:
         notices.extend(found)
         shapes.add(shape)
     rows = pl.concat(frames) if frames else schema.empty()
-    hashes = rows.get_column("event_id").hash()
-    # counting distinct hashes is cheap; flagging each repeated row only when some repeat
-    repeats = hashes.n_unique() < hashes.len()
-    rows = rows.with_columns(_maybe=hashes.is_duplicated() if repeats else pl.lit(False))
+    rows = rows.with_columns(_maybe=maybe_repeated(rows.get_column("event_id")))
     maybe = rows.filter(pl.col("_maybe")).select("event_id", "origin")
     repeated = maybe.height - maybe.n_unique()
     if repeated:
@@ -185,7 +181,7 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
 def _dedupe(lf: pl.LazyFrame, *, across_shapes: bool) -> pl.LazyFrame:
     """`dedupe`; `scan` skips the second step when it read a single export shape.
 
-    Reuses a `_maybe` column (see `_maybe_repeated`) when the caller computed it already.
+    Reuses a `_maybe` column (`base.maybe_repeated`) when the caller computed it already.
     """
     names = lf.collect_schema().names()
     keys = [
@@ -388,7 +384,7 @@ def _read_counts(
     cell may otherwise parse, or even crash the reader, where the text path drops the cut-off
     line and says so.
     """
-    if not _ends_with_line_break(source):
+    if not rawfiles.ends_with_line_break(source):
         return None
     counts = {found[c]: pl.Int64() for c in _COUNT_COLUMNS if c in found}
     try:
@@ -397,20 +393,6 @@ def _read_counts(
         raise
     except BaseException:  # a parse failure, or a panic inside the reader: the text path decides
         return None
-
-
-def _ends_with_line_break(source: Path | bytes) -> bool:
-    if isinstance(source, bytes):
-        return source.endswith(b"\n")
-    try:
-        with open(source, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size == 0:
-                return False
-            handle.seek(size - 1)
-            return handle.read(1) == b"\n"
-    except OSError:
-        return False
 
 
 def _invalid_utf8(data: bytes) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import mmap
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -146,6 +147,35 @@ def read_head(path: Path, size: int) -> bytes:
         body = head[: len(head) - len(head) % 2]
         return body.decode("utf-16", "replace").encode("utf-8")[:size]
     return head.removeprefix(UTF8_BOM)[:size]
+
+
+def holds_any(data: Path | bytes, needles: tuple[bytes, ...]) -> bool:
+    """Whether the file (mapped, not read) or the bytes contain any of the needles."""
+    if isinstance(data, bytes):
+        return any(needle in data for needle in needles)
+    try:
+        with open(data, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                return False
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                return any(mapped.find(needle) >= 0 for needle in needles)
+    except READ_ERRORS as exc:
+        raise cannot_read(data, exc) from exc
+
+
+def ends_with_line_break(data: Path | bytes) -> bool:
+    """Whether the file or the bytes end with `\\n` (False for an empty or unreadable file)."""
+    if isinstance(data, bytes):
+        return data.endswith(b"\n")
+    try:
+        with open(data, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return False
+            handle.seek(size - 1)
+            return handle.read(1) == b"\n"
+    except OSError:
+        return False
 
 
 def is_plain(path: Path) -> bool:
