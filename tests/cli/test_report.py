@@ -300,6 +300,24 @@ def test_help_and_version_import_neither_polars_nor_pyarrow() -> None:
     assert out.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.parametrize("given", [None, "narenas:3,dirty_decay_ms:5000"])
+def test_the_allocator_gets_one_arena_a_core_unless_the_user_chose(given: str | None) -> None:
+    code = (
+        "import atexit, os, sys\n"
+        "atexit.register(lambda: print(os.environ.get('_RJEM_MALLOC_CONF')))\n"
+        "sys.argv = ['tokenlens', '--version']\n"
+        "from tokenlens.cli import run\n"
+        "run()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if given is not None:
+        env["_RJEM_MALLOC_CONF"] = given
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert out.splitlines()[-1] == (given or f"narenas:{os.cpu_count()}")
+
+
 def test_warnings_to_a_pipe_are_plain_lines_written_without_rich(projects: Path) -> None:
     # Rich takes about 0.1 s to import; to a file or pipe it would write these same lines.
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}

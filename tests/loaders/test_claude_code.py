@@ -429,6 +429,24 @@ def test_missing_request_id_keys_on_message_id_alone(tmp_path: Path) -> None:
     assert df["output_tokens"].to_list() == [50]
 
 
+def test_ids_and_times_holding_line_breaks_are_kept_whole(tmp_path: Path) -> None:
+    # A reader hands its ids and times over as one text with a line each, unless a value holds
+    # a line break itself (a JSON escape), which then must not split one row into two.
+    lines = [
+        _assistant("msg\n1", "req_1", out=5, ts="2025-10-01T10:00:01.000Z"),
+        _assistant("msg_2", "req\n2", out=7, ts="2025-10-01T10:00:02.000Z\n"),
+        _assistant("msg_3", "req_3", out=11, ts="2025-10-01T10:00:03.000Z"),
+    ]
+    scan = scan_claude_code([_write(_project(tmp_path) / "s.jsonl", lines)], user="u")
+    df = scan.frame.collect()
+    assert df["event_id"].to_list() == ["msg\n1:req_1", "msg_3:req_3"]
+    assert df["output_tokens"].to_list() == [5, 11]
+    assert [t.second for t in df["ts"]] == [1, 3]
+    assert [(n.message, n.count) for n in scan.notices] == [
+        ("Claude Code: skipped lines with an unreadable timestamp", 1)
+    ]
+
+
 def test_same_message_with_two_parent_requests_counts_twice(tmp_path: Path) -> None:
     lines = [_assistant("msg_1", "req_1", out=5), _assistant("msg_1", "req_2", out=7)]
     df = _frame([_write(_project(tmp_path) / "s.jsonl", lines)])

@@ -1,7 +1,7 @@
 """Two processes reading one tree give the rows and notices of one process, exactly.
 
-A tree over `PARALLEL_MIN_BYTES` is read by this process and a forked child, which take files
-from a shared counter; which process reads which file depends on timing. The committed generated
+A tree over `PARALLEL_MIN_BYTES` is read by forked children, which take files from a shared
+counter; which process reads which file depends on timing. The committed generated
 tree holds every duplicate kind (streamed copies, resumes across files, sidechain replays,
 progress mirrors) and damaged lines, so copies of one message land in both processes.
 """
@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -44,26 +43,28 @@ def test_two_readers_give_the_rows_and_notices_of_one(tree: Path) -> None:
         assert two_notices == one_notices
 
 
-def test_two_readers_share_the_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without files read in both processes, the test above would prove nothing.
-    seen: list[int] = []
-    real = claude_lines.merge
+def _split_read(tree: Path, split: list[list[int]]) -> pl.DataFrame:
+    """The rows of `tree` when each reader reads the files (by index) of one part of `split`."""
+    files = claude_lines.find_files([tree])
+    jobs = [claude_lines._job(path, i) for i, path in enumerate(files)]
+    chunks = [claude_lines.scan_files(jobs, iter([*part, -1]).__next__) for part in split]
+    return claude_code.to_scan(files, claude_lines.merge(chunks), user="u").frame.collect()
 
-    def counting(chunks: list[claude_lines.Chunk]) -> claude_lines.Chunk:
-        seen.extend(chunk.lines_seen for chunk in chunks)
-        return real(chunks)
 
-    real_claim = claude_lines._Claim.__call__
-
-    def slow_claim(self: claude_lines._Claim) -> int:
-        time.sleep(0.05)  # this process only: the child, starting meanwhile, gets a turn
-        return real_claim(self)
-
-    monkeypatch.setattr(claude_lines, "merge", counting)
-    monkeypatch.setattr(claude_lines._Claim, "__call__", slow_claim)
-    claude_lines.read_records([GENERATED / "projects"], parallel_min_bytes=0)
-    assert len(seen) == 2
-    assert all(seen), seen
+def test_any_split_of_the_files_between_readers_gives_the_rows_of_one() -> None:
+    # Which process reads which file depends on timing; copies of one message (streamed
+    # copies, resumes, sidechain replays, progress mirrors) then land in different readers.
+    tree = GENERATED / "projects"
+    count = len(claude_lines.find_files([tree]))
+    one = _split_read(tree, [list(range(count))])
+    splits = [
+        [list(range(0, count, 2)), list(range(1, count, 2))],
+        [list(range(count // 2, count)), list(range(count // 2))],
+        [[i] for i in range(count)],
+    ]
+    for split in splits:
+        assert_frame_equal(_split_read(tree, split), one)
+    assert one.height == 231
 
 
 def test_two_readers_match_the_ccusage_totals() -> None:
@@ -92,7 +93,7 @@ def test_the_forked_reader_of_the_command_line() -> None:
         "from tokenlens.loaders import claude_lines\n"
         "files, chunk = claude_lines.read_records([Path(sys.argv[1])], parallel_min_bytes=0)\n"
         "assert 'polars' not in sys.modules\n"
-        "readers = len(chunk.columns)\n"
+        "readers = len(chunk.rows)\n"
         "from tokenlens.loaders import claude_code\n"
         "rows = claude_code.to_scan(files, chunk, user='u').frame.collect()\n"
         "print(readers, rows.height, *(rows[t].sum() for t in sys.argv[2:]))\n"
@@ -136,7 +137,7 @@ def _pipe_filling_tree(root: Path) -> Path:
 
 def test_the_pipe_filling_tree_holds_12000_rows(tmp_path: Path) -> None:
     _, chunk = claude_lines.read_records([_pipe_filling_tree(tmp_path)])
-    assert sum(len(columns[0]) for columns in chunk.columns) == 12_000
+    assert sum(len(rows.costs) for rows in chunk.rows) == 12_000
 
 
 def test_a_failure_here_does_not_wait_for_the_child(tmp_path: Path) -> None:

@@ -79,6 +79,7 @@ def run() -> NoReturn:
     Freeing every object of a large report one by one takes about 0.2 s; the operating system
     takes the memory back at once. Output is flushed and exit handlers run first.
     """
+    _allocator_defaults()
     try:
         main()
         code: int | str | None = 0
@@ -92,3 +93,11 @@ def run() -> NoReturn:
             stream.flush()
     atexit._run_exitfuncs()
     os._exit(code or 0)
+
+
+def _allocator_defaults() -> None:
+    """Settings for polars' allocator (jemalloc), read when polars loads, unless the user set
+    their own: one arena per core rather than four. Freed memory is then reused across
+    polars' threads rather than kept per thread: a cold report of a 1 GiB Claude Code tree
+    peaks about 30 MB lower, at the same speed (bench/RESULTS.md)."""
+    os.environ.setdefault("_RJEM_MALLOC_CONF", f"narenas:{os.cpu_count() or 1}")

@@ -87,8 +87,10 @@ def _spill_batches(
     """Read each batch, spill its rows into buckets, then deduplicate each bucket into
     `rows-<bucket>.parquet`. Returns the notices and the files of rows."""
     # This process loads polars only now: its allocator is told to hand freed pages back at once
-    # (rather than after ten seconds), so the batches' peaks do not pile up.
-    os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+    # (rather than after ten seconds), so the batches' peaks do not pile up. A later setting
+    # of an option wins over an earlier one.
+    conf = os.environ.get("_RJEM_MALLOC_CONF", "")
+    os.environ["_RJEM_MALLOC_CONF"] = f"{conf},dirty_decay_ms:0,muzzy_decay_ms:0".lstrip(",")
     buckets = len(batches)
     notices: list[Notice] = []
     for number, batch in enumerate(batches):

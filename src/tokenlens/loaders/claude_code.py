@@ -48,75 +48,119 @@ scan = scan_claude_code  # the name every loader module reads its files by
 def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
     """Canonical rows from the readers' records, deduplicated across readers by `dedupe`.
 
-    Takes the columns out of `chunk` as it goes, so they are freed once they are a frame.
+    Takes the rows out of `chunk` as it goes, so each reader's are freed once they are a frame.
+    The dedupe runs over the few columns it compares, and the winning rows are taken once.
     """
     parts = []
-    while chunk.columns:
-        columns = chunk.columns.pop(0)
-        parts.append(
-            pl.DataFrame(
-                {
-                    name: pl.Series(name, values, dtype=dtype)
-                    for (name, dtype), values in zip(_RAW.items(), columns, strict=True)
-                }
-            )
-        )
-        del columns
-    raw = pl.concat(parts) if parts else pl.DataFrame(schema=_RAW)
+    while chunk.rows:
+        parts.append(_frame(chunk.rows.pop(0)))
+    raw = pl.concat(parts) if len(parts) > 1 else parts[0] if parts else _empty()
     del parts
-    text = raw.get_column("timestamp")
-    ts = text.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False, cache=False)
-    if ts.null_count() > text.null_count():
-        # other ISO-8601 spellings (offsets, no fraction), and epoch seconds or milliseconds
-        other = pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False)
-        ts = raw.select(
-            pl.lit(ts).fill_null(other).fill_null(epoch_text(pl.col("timestamp")))
-        ).to_series()
-    del text
-    # Deduplicated while narrow: `origin` is still the file's index, which sorts as its path.
-    narrow = raw.lazy().with_columns(
-        ts=ts.dt.cast_time_unit("us"),
-        kind=pl.when(pl.col("sidechain"))
-        .then(pl.lit(schema.KIND_SIDECHAIN))
-        .otherwise(pl.lit(schema.KIND_MAIN))
-        + pl.when(pl.col("fast")).then(pl.lit(schema.FAST_SUFFIX)).otherwise(pl.lit("")),
+    narrow = raw.lazy().select(
+        "event_id",
+        "ts",
+        "origin",
+        *schema.TOKENS,
+        kind=_kind(),
+        _row=pl.int_range(pl.len(), dtype=pl.UInt32),
     )
     # The sorts behind the dedupe run about twice as fast on the in-memory engine.
-    best = dedupe(narrow.drop("timestamp", "sidechain", "fast")).collect(engine="in-memory")
-    del raw, narrow, ts
+    best = dedupe(narrow).select("_row", "ts", "origin").collect(engine="in-memory")
+    del narrow
     origins = pl.Series("origins", [str(p) for p in files], dtype=pl.String)
-    out = schema.conform(
-        best.lazy().with_columns(
-            origin=origins.gather(best.get_column("origin")) if files else pl.lit(None),
+    bad_ts: dict[str, int] = {}
+    if best.get_column("ts").null_count():
+        counts = best.filter(pl.col("ts").is_null()).group_by("origin", maintain_order=True).len()
+        bad_ts = {origins[at]: count for at, count in counts.iter_rows()}
+        best = best.filter(pl.col("ts").is_not_null())
+    rows = best.get_column("_row")
+    del best
+    # Left lazy: each query takes only the columns it reads from the winning rows.
+    frame = schema.conform(
+        raw.lazy()
+        .select(pl.all().gather(rows))
+        .with_columns(
+            kind=_kind(),
+            origin=pl.lit(origins).gather(pl.col("origin")) if files else pl.lit(None),
             source=pl.lit(SOURCE),
             user=pl.lit(user),
             requests=pl.lit(1.0),
         )
-    ).collect()
-    del best
-    bad_ts: dict[str, int] = {}
-    if out.get_column("ts").null_count():
-        counts = out.filter(pl.col("ts").is_null()).group_by("origin", maintain_order=True).len()
-        bad_ts = dict(counts.iter_rows())
-        out = out.filter(pl.col("ts").is_not_null())
-    return Scan(SOURCE, out.lazy(), _notices(chunk, bad_ts), files)
+    )
+    return Scan(SOURCE, frame, _notices(chunk, bad_ts), files)
+
+
+def _kind() -> pl.Expr:
+    """`main` or `sidechain`, `+fast` in fast mode, from a reader's flags."""
+    flags = pl.col("flags")
+    side = (flags & claude_lines.SIDECHAIN) != 0
+    fast = (flags & claude_lines.FAST) != 0
+    return pl.when(side).then(pl.lit(schema.KIND_SIDECHAIN)).otherwise(
+        pl.lit(schema.KIND_MAIN)
+    ) + pl.when(fast).then(pl.lit(schema.FAST_SUFFIX)).otherwise(pl.lit(""))
+
+
+def _frame(rows: claude_lines.Packed) -> pl.DataFrame:
+    """One reader's rows as a frame: names taken from its table (sharing their text), times
+    parsed, flags kept for `_kind`, a missing cost null."""
+    names = pl.Series("names", rows.names, dtype=pl.String)
+    columns = dict(zip(claude_lines.NUMBERS, rows.numbers, strict=True))
+    frame = pl.DataFrame(
+        {
+            "event_id": _texts(rows.ids),
+            "ts": _times(_texts(rows.stamps).alias("timestamp")),
+            **{
+                name: names.gather(pl.Series(columns.pop(name), dtype=pl.UInt32))
+                for name in ("session_id", "project", "model")
+            },
+            "flags": pl.Series(columns.pop("flags"), dtype=pl.Int8),
+            "origin": pl.Series(columns.pop("origin"), dtype=pl.UInt32),
+            **{name: pl.Series(values, dtype=pl.Int64) for name, values in columns.items()},
+            "reported_cost_usd": pl.Series(rows.costs, dtype=pl.Float64).fill_nan(None),
+        }
+    )
+    return frame
+
+
+def _texts(values: str | list[str]) -> pl.Series:
+    """Texts as `claude_lines.lines` hands them over: a list, or one text with a line each."""
+    if isinstance(values, list):
+        return pl.Series(values, dtype=pl.String)
+    return pl.Series([values], dtype=pl.String).str.split("\n").explode()
+
+
+def _times(text: pl.Series) -> pl.Series:
+    """Timestamps as written by Claude Code; other ISO-8601 spellings (offsets, no fraction)
+    and epoch seconds or milliseconds too. Null where none of these reads."""
+    ts = text.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False, cache=False)
+    if ts.null_count() > text.null_count():
+        other = pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False)
+        ts = (
+            text.to_frame()
+            .select(pl.lit(ts).fill_null(other).fill_null(epoch_text(pl.col("timestamp"))))
+            .to_series()
+        )
+    return ts.dt.cast_time_unit("us").alias("ts")
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=_RAW)
 
 
 _RAW: Final[dict[str, pl.DataType]] = {
     "event_id": pl.String(),
-    "timestamp": pl.String(),
+    "ts": pl.Datetime("us", "UTC"),
     "session_id": pl.String(),
     "project": pl.String(),
     "model": pl.String(),
-    "sidechain": pl.Boolean(),
-    "fast": pl.Boolean(),
+    "flags": pl.Int8(),
     "input_tokens": pl.Int64(),
     "cache_write_tokens": pl.Int64(),
     "cache_write_1h_tokens": pl.Int64(),
     "cache_read_tokens": pl.Int64(),
     "output_tokens": pl.Int64(),
     "reported_cost_usd": pl.Float64(),
-    "origin": pl.Int64(),
+    "origin": pl.UInt32(),
 }
 
 

@@ -4,11 +4,11 @@ Most of a transcript's bytes are tool results and message text that carry no usa
 read in blocks, only lines holding the marker `"usage":{` are decoded, and they are decoded into a
 narrow typed schema that skips message content without building Python objects for it.
 
-Two processes share the reading: a forked child and this process take files one at a time from
-a shared counter, so neither waits for the other whatever else this process does meanwhile
-(imports, say). Each keeps the best copy per key among the lines it read and hands back its rows
-column by column; `claude_code.dedupe` then settles copies read by different processes and
-sidechain replays, by the same rule.
+On a large tree two forked children share the reading, taking files one at a time from a shared
+counter, while this process does something else (imports, say). Each keeps the best copy per key
+among the lines it read, in compact columns (`Rows`), and hands them back as a few large objects
+(`Packed`); `claude_code.dedupe` then settles copies read by different processes and sidechain
+replays, by the same rule.
 
 This module imports neither polars nor pyarrow, so worker processes start light.
 """
@@ -20,10 +20,10 @@ import hashlib
 import multiprocessing
 import os
 import sys
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from sys import intern
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -34,7 +34,6 @@ from tokenlens.loaders import files as rawfiles
 
 SOURCE: Final = "claude_code"
 PARALLEL_MIN_BYTES: Final = 64 << 20
-TAIL_SHARE: Final = 0.03
 MARKER = b'"usage":{'
 BLOCK = 8 << 20
 SYNTHETIC = "<synthetic>"
@@ -95,28 +94,6 @@ _LINE = msgspec.json.Decoder(Line, strict=False)
 _PROGRESS = msgspec.json.Decoder(ProgressData, strict=False)
 _ANY = msgspec.json.Decoder()
 
-# Record fields, in order.
-FIELDS = (
-    "event_id",
-    "timestamp",
-    "session_id",
-    "project",
-    "model",
-    "sidechain",
-    "fast",
-    "input_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "cache_read_tokens",
-    "output_tokens",
-    "reported_cost_usd",
-    "origin",
-)
-
-Record = tuple[
-    str, str, str, str | None, str, bool, bool, int, int, int, int, int, float | None, int
-]
-
 
 @dataclass
 class FileJob:
@@ -137,38 +114,145 @@ NOT_FINITE: Final = "skipped lines with NaN or Infinity (not JSON numbers)"
 BAD_UTF8: Final = "read lines holding invalid UTF-8 (bad bytes replaced)"
 
 
-# One tuple of values per entry of FIELDS, row by row.
-Columns = list[tuple[Any, ...]]
+# A usage record: event id, timestamp, then the numbers of `NUMBERS`, then the cost or None.
+Record = tuple[str, str, int, int, int, int, int, int, int, int, int, int, float | None]
+
+# A record's numbers, in order: codes of names (see `Rows`), flags, tokens, the file's index.
+NUMBERS: Final = (
+    "session_id",
+    "project",
+    "model",
+    "flags",
+    "input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+    "origin",
+)
+SIDECHAIN: Final = 1  # flags
+FAST: Final = 2
+
+
+class Rows:
+    """One reader's records as columns, one row per dedupe key: the copy ccusage's rules prefer
+    among the lines read so far.
+
+    A file's lines are deduplicated in a dict of records, which `add` then moves into the
+    columns: compact (about 0.3 KB a row), where a dict of records would take twice that.
+    Names that repeat row after row (sessions, projects, models) are held once in `names`, and
+    rows hold their index (`code`). A cost is NaN where the line had none.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.stamps: list[str] = []
+        self.names: list[str] = []
+        self.numbers = [array("q") for _ in NUMBERS]
+        self.costs = array("d")
+        self.at: dict[str, int] = {}
+        self.codes: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def packed(self) -> Packed:
+        """The columns, to hand over (see `Packed`)."""
+        return Packed(lines(self.ids), lines(self.stamps), self.names, self.numbers, self.costs)
+
+    def code(self, name: str) -> int:
+        """The index of `name` in `names`, added if new."""
+        at = self.codes.get(name)
+        if at is None:
+            at = self.codes[name] = len(self.names)
+            self.names.append(name)
+        return at
+
+    def beats(self, event_id: str, flags: int, total: int) -> bool:
+        """Whether a row for `event_id` is kept that a copy with these flags and token total
+        loses to (`_loses`)."""
+        at = self.at.get(event_id)
+        if at is None:
+            return False
+        numbers = self.numbers
+        old = (numbers[3][at], numbers[4][at], numbers[5][at], numbers[7][at], numbers[8][at])
+        return _loses(flags, total, old[0], old[1] + old[2] + old[3] + old[4])
+
+    def add(self, records: dict[str, Record]) -> None:
+        """Move `records` into the columns: each beats the row of its event id, if any (a copy
+        that lost to it was never recorded)."""
+        fresh = []
+        for event_id, record in records.items():
+            at = self.at.get(event_id)
+            if at is None:
+                fresh.append(record)
+                continue
+            self.stamps[at] = record[1]
+            for column, value in zip(self.numbers, record[2:12], strict=True):
+                column[at] = value
+            self.costs[at] = _NO_COST if record[12] is None else record[12]
+        if not fresh:
+            return
+        start = len(self.ids)
+        ids, stamps, *numbers, costs = zip(*fresh, strict=True)
+        self.at.update(zip(ids, range(start, start + len(ids)), strict=True))
+        self.ids.extend(ids)
+        self.stamps.extend(stamps)
+        for column, values in zip(self.numbers, numbers, strict=True):
+            column.extend(values)
+        self.costs.extend([_NO_COST if cost is None else cost for cost in costs])
+
+
+_NO_COST: Final = float("nan")
+
+
+@dataclass
+class Packed:
+    """A reader's rows as handed over: ids and times as one text each (`lines`), so that the
+    receiver holds a few large objects rather than two small ones a row; the rest as in
+    `Rows`."""
+
+    ids: str | list[str]
+    stamps: str | list[str]
+    names: list[str]
+    numbers: list[array[int]]
+    costs: array[float]
+
+
+def lines(values: list[str]) -> str | list[str]:
+    """`values` as one text, a line each, when that can be split back into them (no value
+    holds a line break); else `values` themselves."""
+    text = "\n".join(values)
+    return text if values and text.count("\n") == len(values) - 1 else values
+
+
+def _loses(flags: int, total: int, old_flags: int, old_total: int) -> bool:
+    """Whether a copy loses to the one kept, by ccusage's precedence: a parent (non-sidechain)
+    copy, then more tokens, then fast mode; a full tie keeps the first."""
+    if (flags ^ old_flags) & SIDECHAIN:
+        return bool(flags & SIDECHAIN)
+    if total != old_total:
+        return total < old_total
+    return not (flags & FAST and not old_flags & FAST)
 
 
 @dataclass
 class Chunk:
-    """What the readers return: rows as columns (one set per reader, each holding the best
-    copy per key among the lines that reader saw), plus what they skipped.
+    """What the readers return: their rows (one `Rows` per reader, each holding the best copy
+    per key among the lines that reader saw), plus what they skipped.
 
     `problems` holds (file, line number or None, reason) for each line skipped or repaired.
     """
 
-    columns: list[Columns] = field(default_factory=list)
+    rows: list[Packed] = field(default_factory=list)
     problems: list[tuple[str, int | None, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     lines_seen: int = 0
 
 
-def _loses(sidechain: bool, total: int, fast: bool, old: Record) -> bool:
-    """Whether a copy loses to the one kept (`old`) by ccusage's precedence: a parent
-    (non-sidechain) copy, then more tokens, then fast mode; a full tie keeps the first."""
-    if sidechain != old[5]:
-        return sidechain
-    old_total = old[7] + old[8] + old[10] + old[11]
-    if total != old_total:
-        return total < old_total
-    return not (fast and not old[6])
-
-
-def _record(line: Line, raw: bytes, job: FileJob, kept: dict[str, Record]) -> Record | None:
+def _record(line: Line, raw: bytes, file: _File) -> Record | None:
     """The usage record a decoded line carries, or None when it carries none or when it loses
-    to the copy of the same event in `kept` (then no record is built at all)."""
+    to the copy of the same event kept so far (then no record is built at all)."""
     message = line.message
     request_id = line.requestId
     timestamp = line.timestamp
@@ -199,31 +283,56 @@ def _record(line: Line, raw: bytes, job: FileJob, kept: dict[str, Record]) -> Re
         write_1h = 0
         write = usage.cache_creation_input_tokens or 0
     read = usage.cache_read_input_tokens or 0
-    fast = usage.speed == "fast"
+    flags = (SIDECHAIN if sidechain else 0) | (FAST if usage.speed == "fast" else 0)
     if message.id:
         event_id = f"{message.id}:{request_id}" if request_id else message.id
     else:
         event_id = "line-" + hashlib.blake2b(raw, digest_size=12).hexdigest()
-    old = kept.get(event_id)
     total = usage.input_tokens + write + read + usage.output_tokens
-    if old is not None and _loses(sidechain, total, fast, old):
+    old = file.kept.get(event_id)
+    if old is not None:
+        if _loses(flags, total, old[5], old[6] + old[7] + old[9] + old[10]):
+            return None
+    elif event_id in file.at and file.rows.beats(event_id, flags, total):
         return None
+    codes = file.codes
+    session = file.session
+    if file.session_from_lines and line.sessionId:
+        session = codes.get(line.sessionId) or file.name(line.sessionId)
+    cwd = line.cwd
+    project = (codes.get(cwd) or file.name(cwd)) if cwd else file.project
+    model_name = message.model or "unknown"
     return (
         event_id,
         timestamp,
-        line.sessionId if job.session_from_lines and line.sessionId else job.session_id,
-        intern(line.cwd) if line.cwd else job.project,
-        intern(message.model) if message.model else "unknown",
-        sidechain,
-        fast,
+        session,
+        project,
+        codes.get(model_name) or file.name(model_name),
+        flags,
         usage.input_tokens,
         write,
         write_1h,
         read,
         usage.output_tokens,
+        file.origin,
         line.costUSD,
-        job.origin,
     )
+
+
+class _File:
+    """What reading one file's lines needs: the records kept so far from this file (moved to
+    `rows` at its end), and the codes of names."""
+
+    def __init__(self, job: FileJob, rows: Rows) -> None:
+        self.kept: dict[str, Record] = {}
+        self.rows = rows
+        self.at = rows.at
+        self.codes = rows.codes
+        self.name = rows.code
+        self.session = rows.code(job.session_id)
+        self.project = rows.code(job.project)
+        self.origin = job.origin
+        self.session_from_lines = job.session_from_lines
 
 
 def _usage_lines(path: str) -> Iterator[tuple[bytes, bool]]:
@@ -285,11 +394,13 @@ def _claimed(jobs: list[FileJob], claim: Callable[[], int] | None) -> Iterator[F
 
 def _scan_files(jobs: list[FileJob], claim: Callable[[], int] | None) -> Chunk:
     chunk = Chunk()
-    records: dict[str, Record] = {}
+    rows = Rows()
     decode = _LINE.decode
     lines_seen = 0
     for job in _claimed(jobs, claim):
         damaged: list[tuple[bytes, str]] = []
+        file = _File(job, rows)
+        kept = file.kept
         try:
             for raw, tail in _usage_lines(job.path):
                 if tail:
@@ -304,26 +415,25 @@ def _scan_files(jobs: list[FileJob], claim: Callable[[], int] | None) -> Chunk:
                         continue
                 lines_seen += 1
                 try:
-                    record = _record(decode(raw), raw, job, records)
+                    record = _record(decode(raw), raw, file)
                 except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as exc:
-                    record, problem = _salvage(raw, job, exc, records)
+                    record, problem = _salvage(raw, file, exc)
                     if problem is not None:
                         damaged.append((raw, problem))
                 if record is not None:  # new, or better than the copy kept so far
-                    records[record[0]] = record
+                    kept[record[0]] = record
         except rawfiles.READ_ERRORS as exc:
             chunk.unreadable.append((job.path, rawfiles.reason(exc)))
+        rows.add(kept)
         if damaged:
             chunk.problems.extend(_locate(job.path, damaged))
     chunk.lines_seen = lines_seen
-    if records:
-        chunk.columns.append(list(zip(*records.values(), strict=True)))
+    if rows:
+        chunk.rows.append(rows.packed())
     return chunk
 
 
-def _salvage(
-    raw: bytes, job: FileJob, exc: BaseException, kept: dict[str, Record]
-) -> tuple[Record | None, str | None]:
+def _salvage(raw: bytes, file: _File, exc: BaseException) -> tuple[Record | None, str | None]:
     """A line the fast decode refused: its record when it can still be read (see `_record`),
     and why not."""
     if isinstance(exc, msgspec.ValidationError):
@@ -333,9 +443,9 @@ def _salvage(
     if isinstance(exc, UnicodeDecodeError):
         repaired = raw.decode("utf-8", "replace").encode("utf-8")
         try:
-            return _record(_LINE.decode(repaired), repaired, job, kept), BAD_UTF8
+            return _record(_LINE.decode(repaired), repaired, file), BAD_UTF8
         except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as again:
-            return None, _salvage(repaired, job, again, kept)[1]
+            return None, _salvage(repaired, file, again)[1]
     if isinstance(exc, OverflowError):
         return None, "skipped lines with " + checks.too_large(checks.MAX_CALL_TOKENS)
     if isinstance(exc, msgspec.DecodeError) and (b"NaN" in raw or b"Infinity" in raw):
@@ -411,7 +521,7 @@ def merge(chunks: list[Chunk]) -> Chunk:
         return chunks[0]
     out = Chunk()
     for chunk in chunks:
-        out.columns.extend(chunk.columns)
+        out.rows.extend(chunk.rows)
         out.problems.extend(chunk.problems)
         out.unreadable.extend(chunk.unreadable)
         out.lines_seen += chunk.lines_seen
@@ -477,11 +587,12 @@ def _job(path: Path, origin: int) -> FileJob:
 def _run(
     jobs: list[FileJob], meanwhile: Callable[[], object] | None, sizes: list[int] | None
 ) -> Chunk:
-    """Read with two processes when given the files' sizes: a forked child and this process
-    take files from a shared counter, this one after running `meanwhile` (imports, say).
+    """Read with `READERS` forked children when given the files' sizes: they take files from a
+    shared counter while this process runs `meanwhile` (imports, say), then hand their rows
+    over one at a time.
 
-    The child leaves the last `TAIL_SHARE` of the bytes to this process, which reads them while
-    the child hands its rows over.
+    This process reads nothing itself: a reader's heap ends up scattered with its records (a
+    few hundred bytes each), and a child's heap goes back to the system when it exits.
     """
     if sizes is None or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
         if meanwhile is not None:
@@ -489,34 +600,42 @@ def _run(
         return scan_files(jobs)
     context = process_context()
     counter = context.Value("q", 0)
-    receive, send = context.Pipe(duplex=False)
-    tail, left = len(jobs), sum(sizes) * TAIL_SHARE
-    while tail > 1 and sizes[tail - 1] <= left:
-        tail -= 1
-        left -= sizes[tail]
-    child = context.Process(target=_child, args=(jobs, counter, tail, send, receive), daemon=True)
-    child.start()
-    send.close()
+    readers = []
+    for _ in range(READERS):
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_child, args=(jobs, counter, len(jobs), send, receive), daemon=True
+        )
+        child.start()
+        send.close()
+        readers.append((child, receive))
+    chunks = []
     try:
         if meanwhile is not None:
             meanwhile()
-        own = scan_files(jobs, _Claim(counter, len(jobs)))
-        try:
-            theirs = receive.recv()
-        except (EOFError, OSError) as exc:  # killed, or out of memory
-            raise TokenlensError(
-                "the second process reading the transcripts stopped unexpectedly",
-                hint="Check free memory, then retry.",
-            ) from exc
+        for _, receive in readers:
+            try:
+                chunks.append(receive.recv())
+            except (EOFError, OSError) as exc:  # killed, or out of memory
+                raise TokenlensError(
+                    "a process reading the transcripts stopped unexpectedly",
+                    hint="Check free memory, then retry.",
+                ) from exc
     except BaseException:
-        child.terminate()  # it may be blocked sending rows nobody will read
+        for child, _ in readers:
+            child.terminate()  # it may be blocked sending rows nobody will read
         raise
     finally:
-        receive.close()
-        child.join()
-    if isinstance(theirs, BaseException):
-        raise theirs
-    return merge([theirs, own])
+        for child, receive in readers:
+            receive.close()
+            child.join()
+    for chunk in chunks:
+        if isinstance(chunk, BaseException):
+            raise chunk
+    return merge(chunks)
+
+
+READERS: Final = 2
 
 
 class _Claim:
