@@ -137,15 +137,19 @@ def scan(files: list[Path], *, user: str) -> Scan:
         notices.extend(found)
         shapes.add(shape)
     rows = pl.concat(frames) if frames else schema.empty()
-    rows = rows.with_columns(_maybe=maybe_repeated(rows.get_column("event_id")))
-    maybe = rows.filter(pl.col("_maybe")).select("event_id", "origin")
-    repeated = maybe.height - maybe.n_unique()
-    if repeated:
-        message = "Cursor: rows repeating an identical row in one file counted once"
-        notices.append(Notice(message, repeated))
+    marks = maybe_repeated(rows.get_column("event_id"))
     across = len(shapes & _RANK.keys()) > 1  # copies across shapes need more than one shape
-    # The sort behind the dedupe runs about 3x faster on the in-memory engine than on streaming.
-    out = _dedupe(rows.lazy(), across_shapes=across).collect(engine="in-memory")
+    if not (across or marks.any()):
+        out = rows  # no id repeats and one export shape: the dedupe would keep every row
+    else:
+        rows = rows.with_columns(_maybe=marks)
+        maybe = rows.filter(pl.col("_maybe")).select("event_id", "origin")
+        repeated = maybe.height - maybe.n_unique()
+        if repeated:
+            message = "Cursor: rows repeating an identical row in one file counted once"
+            notices.append(Notice(message, repeated))
+        # The sort behind the dedupe runs about 3x faster on the in-memory engine.
+        out = _dedupe(rows.lazy(), across_shapes=across).collect(engine="in-memory")
     if "details" in shapes:
         total_only = out.select(pl.col("event_id").str.starts_with("details|").sum()).item()
         if total_only:
