@@ -282,10 +282,9 @@ def _costs(
     """`computed_cost_usd` of each row of `narrow`, given each key's (row of `keys`) rate and
     tier breakpoints.
 
-    A join on the key columns gives each row its key's number and breakpoints; a join on the
-    segment's number gives the segment's rates. Only the columns a price needs go through the
-    joins, and they run streaming, morsel by morsel: nothing the size of the rows is held but
-    the costs themselves.
+    A join of the key columns alone gives each row its key's number and breakpoints; the
+    segment's number then picks its rates by position. Only the columns a price needs are read,
+    and of those only the key columns are held at once.
     """
     width = max((len(points) for _, points in resolved), default=0)
     segments = width + 1
@@ -316,8 +315,8 @@ def _costs(
         [(total_input > pl.col(b)).fill_null(False).cast(pl.UInt32) for b in breaks]
         or [pl.lit(0, pl.UInt32)]
     )
-    return (
-        narrow.with_columns(_day=pl.col("ts").dt.date(), _fast=schema.is_fast())
+    located = (
+        narrow.select("source", "model", _day=pl.col("ts").dt.date(), _fast=schema.is_fast())
         .join(
             key_table.lazy(),
             on=["source", "model", "_day", "_fast"],
@@ -325,10 +324,17 @@ def _costs(
             nulls_equal=True,
             maintain_order="left",
         )
-        .select(*_COST_INPUTS, "source", _ks=pl.col("_k") * segments + segment)
-        .join(rate_table.lazy(), on="_ks", how="left", maintain_order="left")
+        .select("_k", *breaks)
+        .collect(engine="in-memory")
+    )
+    # A segment's number is its row in `rate_table`: its rates are taken by position.
+    rates = [pl.lit(rate_table.get_column(c)).gather(pl.col("_ks")) for c in ("_priced", *_RATES)]
+    return (
+        pl.concat([narrow.select(*_COST_INPUTS, "source"), located.lazy()], how="horizontal")
+        .with_columns(_ks=pl.col("_k") * segments + segment)
+        .with_columns(rates)
         .select(computed_cost_usd=cost_expr(overrides.discount))
-        .collect(engine="streaming")
+        .collect()
         .to_series()
     )
 
