@@ -105,7 +105,7 @@ def _frame(rows: claude_lines.Packed) -> pl.DataFrame:
     parsed, flags kept for `_kind`, a missing cost null."""
     names = pl.Series("names", rows.names, dtype=pl.String)
     columns = dict(zip(claude_lines.NUMBERS, rows.numbers, strict=True))
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         {
             "event_id": _texts(rows.ids),
             "ts": _times(_texts(rows.stamps).alias("timestamp")),
@@ -119,7 +119,6 @@ def _frame(rows: claude_lines.Packed) -> pl.DataFrame:
             "reported_cost_usd": pl.Series(rows.costs, dtype=pl.Float64).fill_nan(None),
         }
     )
-    return frame
 
 
 def _texts(values: str | list[str]) -> pl.Series:
