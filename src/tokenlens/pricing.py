@@ -17,7 +17,7 @@ import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final, Literal
@@ -273,6 +273,34 @@ def _total_input() -> pl.Expr:
     )
 
 
+def _key_code(keys: pl.DataFrame) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
+    """An expression of a (source, model, UTC day, fast) key as one integer, given the day and
+    fast-mode expressions: equal for equal keys (a null model or day included), and for a
+    source or model that `keys` lacks, equal to no key of `keys`. A join on one integer is
+    faster, and holds less, than a join on the four columns."""
+    names = {
+        c: keys.get_column(c).unique(maintain_order=True).drop_nulls().to_list()
+        for c in ("source", "model")
+    }
+
+    def coded(column: str) -> pl.Expr:  # 1: not in keys; 2..n + 1: known; n + 2: null
+        values = names[column]
+        known = pl.col(column).replace_strict(
+            values, range(2, len(values) + 2), default=1, return_dtype=pl.Int64
+        )
+        return pl.when(pl.col(column).is_null()).then(len(values) + 2).otherwise(known)
+
+    def code(day: pl.Expr, fast: pl.Expr) -> pl.Expr:
+        days = day.cast(pl.Int64).fill_null(-_DAY_SPAN) + _DAY_SPAN  # 0 for a null day
+        pair = coded("source") * (len(names["model"]) + 3) + coded("model")
+        return (pair * 2 + fast.cast(pl.Int64)) * (2 * _DAY_SPAN) + days
+
+    return code
+
+
+_DAY_SPAN: Final = 1 << 20  # days either side of 1970 a key code can tell apart
+
+
 def _costs(
     narrow: pl.LazyFrame,
     keys: pl.DataFrame,
@@ -315,13 +343,13 @@ def _costs(
         [(total_input > pl.col(b)).fill_null(False).cast(pl.UInt32) for b in breaks]
         or [pl.lit(0, pl.UInt32)]
     )
+    code = _key_code(keys)
     located = (
-        narrow.select("source", "model", _day=pl.col("ts").dt.date(), _fast=schema.is_fast())
+        narrow.select(_key=code(pl.col("ts").dt.date(), schema.is_fast()))
         .join(
-            key_table.lazy(),
-            on=["source", "model", "_day", "_fast"],
+            key_table.lazy().select("_k", *breaks, _key=code(pl.col("_day"), pl.col("_fast"))),
+            on="_key",
             how="left",
-            nulls_equal=True,
             maintain_order="left",
         )
         .select("_k", *breaks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import polars as pl
@@ -201,3 +202,25 @@ def test_rows_without_tokens_get_no_computed_cost() -> None:
     assert out["computed_cost_usd"][0] is None
     assert out["cost_usd"][0] == pytest.approx(0.04)
     assert out["cost_basis"][0] == "reported"
+
+
+def test_every_key_gets_its_own_rate_when_priced_together() -> None:
+    # Rows meet their (source, model, UTC day, fast) key through one integer code: each row of
+    # every combination, a model without a price and a row without a model among them, costs
+    # what it costs priced alone.
+    combos = itertools.product(
+        ("claude_code", "anthropic_api"),
+        ("claude-sonnet-4-20250514", "claude-opus-4-1-20250805", "no-such-model-x", None),
+        (datetime(2025, 9, 1, 12, tzinfo=UTC), datetime(2025, 3, 2, 23, tzinfo=UTC)),
+        ("main", "main+fast"),
+    )
+    rows = [
+        {"source": s, "model": m, "ts": t, "kind": k, "input_tokens": 1000 + i, "output_tokens": 7}
+        for i, (s, m, t, k) in enumerate(combos)
+    ]
+    together = _priced(*rows).get_column("computed_cost_usd").to_list()
+    alone = [_priced(row).get_column("computed_cost_usd").item() for row in rows]
+    assert together == alone
+    priced = [c for c, row in zip(together, rows, strict=True) if c is not None]
+    assert len(priced) == 16  # two sources, two known models, two days, two speeds
+    assert len(set(priced)) == 16
