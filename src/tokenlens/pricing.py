@@ -373,7 +373,7 @@ def price(
     """Add `computed_cost_usd` and `price_version` to canonical rows.
 
     Each distinct (source, model, UTC day, fast) is resolved once. Rows are joined to their key's
-    number and tier breakpoints, then, by the segment their total input falls in, to the five
+    number and tier breakpoints; the segment their total input falls in then picks the five
     rates of that segment; the cost itself is an expression over those. The costs are computed
     here, from the few columns they depend on, read twice (once for the keys, once for the
     costs) rather than held, and set beside the rows, so the wide columns (event ids, paths)
@@ -410,9 +410,8 @@ def price(
         if fast and not rate.fast_priced:
             fast_unpriced.add(model)
         resolved.append((rate, [] if source in AGGREGATE_SOURCES else _breakpoints(rate)))
-    rate_cache.current().save()
+    save_rates()
     costs = _costs(narrow, keys.select("source", "model", "_day", "_fast"), resolved, overrides)
-    del narrow
     joined = lf.drop("computed_cost_usd", "price_version", strict=False).with_columns(
         costs, price_version=pl.lit(price_version(overrides))
     )

@@ -295,6 +295,8 @@ def _record(line: Line, raw: bytes, file: _File) -> Record | None:
             return None
     elif event_id in file.at and file.rows.beats(event_id, flags, total):
         return None
+    # Names are looked up in place, a method call only for a new one (or code 0, which `name`
+    # gives again): this runs for every kept line.
     codes = file.codes
     session = file.session
     if file.session_from_lines and line.sessionId:

@@ -302,14 +302,14 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
     types = text.schema
     blank = pl.all_horizontal(pl.col(f"_t_{c}").is_null() for c in names)
     # Dates as Cursor writes them are parsed here, beside the other cells' trimming: the parse
-    # is the longest single step, and the other core trims meanwhile.
-    dates = "date" in present
+    # is the longest single step, and the other core trims meanwhile. (`_check_header` made
+    # sure there is a Date column.)
     stripped = (
         text.lazy()
         .select(
             pl.col(_ROW),
             *(_strip(c, types[c]).alias(f"_t_{c}") for c in names),
-            *([_timestamp(_strip("date", types["date"]), other_dates=False).alias("ts")] * dates),
+            _timestamp(_strip("date", types["date"]), other_dates=False).alias("ts"),
         )
         .filter(~blank)
         .collect()
@@ -318,8 +318,7 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
 
     def run(other_dates: bool) -> pl.DataFrame:
         typed = stripped.lazy()
-        redo = other_dates or not dates
-        for stage in _typed(present, shape, user=user, other_dates=other_dates, dates=redo):
+        for stage in _typed(present, shape, user=user, other_dates=other_dates):
             typed = typed.with_columns(stage)
         return typed.with_columns(
             _bad=pl.col("ts").is_null() | pl.col("_bad_tokens"), origin=pl.lit(str(path))
@@ -494,14 +493,13 @@ def _strip(col: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(col).str.strip_chars().replace("", None)
 
 
-def _typed(
-    present: set[str], shape: str, *, user: str, other_dates: bool, dates: bool = True
-) -> list[list[pl.Expr]]:
+def _typed(present: set[str], shape: str, *, user: str, other_dates: bool) -> list[list[pl.Expr]]:
     """Canonical values and `_bad_*` flags from the stripped `_t_*` text columns, in two stages.
 
     The first stage parses each cell once into `_p_*` columns; the second derives values and
     flags from those (a parse repeated inside several expressions would run once per use).
-    Without `dates`, `ts` is left as the caller parsed it.
+    `ts` holds the dates parsed as Cursor writes them; with `other_dates` they are parsed again,
+    other spellings included.
     """
 
     def text(col: str) -> pl.Expr:
@@ -514,7 +512,7 @@ def _typed(
             text(src).cast(pl.Int64, strict=False).alias(f"_p_{c}")
             for c, src in token_source.items()
         ),
-        *([_timestamp(text("date"), other_dates=other_dates).alias("ts")] * dates),
+        *([_timestamp(text("date"), other_dates=True).alias("ts")] * other_dates),
         *_money_parts(text("reported_cost_usd"), "_p_cost"),
     ]
     if has_total:
