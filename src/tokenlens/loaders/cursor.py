@@ -115,6 +115,7 @@ _YOU: Final = "you"
 _NO_USER: Final = ("", "n/a")
 _DATE_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 _ID_DATE: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
+_SECONDS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S"
 
 # Export shapes, lowest rank first: a copy loses to a higher-ranked copy of the same event.
 _RANK: Final[dict[str, int]] = {"details": 0, "tokens": 1, "events": 2, "api": 3}
@@ -301,38 +302,31 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
     rows_in_file = text.height
     types = text.schema
     blank = pl.all_horizontal(pl.col(f"_t_{c}").is_null() for c in names)
-    # Dates as Cursor writes them are parsed here, beside the other cells' trimming: the parse
-    # is the longest single step, and the other core trims meanwhile. (`_check_header` made
-    # sure there is a Date column.)
+    # Dates as Cursor writes them are parsed here, beside the other cells' trimming: one core
+    # parses while the other trims. (`_check_header` made sure there is a Date column.)
     stripped = (
         text.lazy()
         .select(
             pl.col(_ROW),
             *(_strip(c, types[c]).alias(f"_t_{c}") for c in names),
-            _timestamp(_strip("date", types["date"]), other_dates=False).alias("ts"),
+            _timestamp(pl.col("date"), other_dates=False).alias("ts"),  # untrimmed: see there
         )
         .filter(~blank)
         .collect()
     )
     del text  # its memory is reused by what follows, rather than fresh pages
 
-    def run(other_dates: bool) -> pl.DataFrame:
-        typed = stripped.lazy()
-        for stage in _typed(present, shape, user=user, other_dates=other_dates):
-            typed = typed.with_columns(stage)
-        return typed.with_columns(
-            _bad=pl.col("ts").is_null() | pl.col("_bad_tokens"), origin=pl.lit(str(path))
-        ).collect()
-
-    frame = run(other_dates=False)
-    as_written = frame.get_column("ts").null_count() == frame.get_column("_t_date").null_count()
-    if not as_written:
-        frame = run(other_dates=True)  # other ISO-8601 spellings, tried only when needed
-    # Dates as Cursor writes them (`2026-02-16T15:00:48.960Z`, 24 characters) already are the
-    # id's spelling: reformatting a million timestamps is skipped.
-    as_written = as_written and frame.select(pl.col("_t_date").str.len_bytes().eq(24).all()).item()
+    # Dates as Cursor writes them are the id's spelling: reformatting them is skipped. A file
+    # with any other spelling is parsed again, every ISO-8601 spelling included.
+    as_written = stripped.get_column("ts").null_count() == stripped["_t_date"].null_count()
+    typed = stripped.lazy()
+    for stage in _typed(present, shape, user=user, other_dates=not as_written):
+        typed = typed.with_columns(stage)
+    typed = typed.with_columns(
+        _bad=pl.col("ts").is_null() | pl.col("_bad_tokens"), origin=pl.lit(str(path))
+    )
     date = pl.col("_t_date") if as_written else None
-    frame = _identify(frame.lazy(), shape, valid=~pl.col("_bad"), date=date).collect()
+    frame = _identify(typed, shape, valid=~pl.col("_bad"), date=date).collect()
     cells = ["tokens"] if shape == "details" else list(_SPLIT)
     rows, notices = _finish(frame, path, [f"_t_{c}" for c in cells if c in present])
     if rows_in_file == 0:
@@ -603,14 +597,33 @@ def _units(cell: pl.Expr, name: str) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _timestamp(cell: pl.Expr, *, other_dates: bool) -> pl.Expr:
-    """Cursor writes `2026-02-16T15:00:48.960Z`; other ISO-8601 spellings on request."""
+    """Cursor writes `2026-02-16T15:00:48.960Z`, read by `_as_written` (other spellings are
+    null there); with `other_dates`, every ISO-8601 spelling and epoch numbers."""
+    if not other_dates:
+        return _as_written(cell)
     # Nearly every time in an export is distinct: a cache of parsed strings only costs time.
     exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False, cache=False)
-    if other_dates:  # also epoch seconds or milliseconds, as the Admin API writes them
-        other = cell.str.to_datetime(time_zone="UTC", strict=False, cache=False)
-        other = other.dt.cast_time_unit("us")
-        return exact.dt.cast_time_unit("us").fill_null(other).fill_null(epoch_text(cell))
-    return exact.dt.cast_time_unit("us")
+    other = cell.str.to_datetime(time_zone="UTC", strict=False, cache=False)
+    other = other.dt.cast_time_unit("us")
+    return exact.dt.cast_time_unit("us").fill_null(other).fill_null(epoch_text(cell))
+
+
+def _as_written(cell: pl.Expr) -> pl.Expr:
+    """`2026-02-16T15:00:48.960Z` exactly, else null.
+
+    The first 19 characters go through polars' fixed-width parser and the milliseconds are
+    added: a quarter of the time of a parse with a fractional-seconds format, the longest
+    step of reading a large export. A cell in any other shape (surrounding spaces included,
+    so the cell need not be trimmed first) is null, and sends the file to the general parse.
+    """
+    seconds = cell.str.slice(0, 19).str.to_datetime(
+        _SECONDS_FORMAT, time_unit="us", time_zone="UTC", strict=False, cache=False
+    )
+    tail = cell.str.slice(19)
+    millis = tail.str.slice(1, 3).cast(pl.Int64, strict=False)
+    return pl.when(tail.str.contains(r"^\.[0-9]{3}Z$")).then(
+        seconds + pl.duration(milliseconds=millis)
+    )
 
 
 def _finish(
