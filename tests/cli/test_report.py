@@ -318,6 +318,19 @@ def test_the_allocator_gets_one_arena_a_core_unless_the_user_chose(given: str | 
     assert out.splitlines()[-1] == (given or f"narenas:{os.cpu_count()}")
 
 
+def test_the_cycle_collector_is_off_while_a_command_runs() -> None:
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print(gc.isenabled()))\n"
+        "sys.argv = ['tokenlens', '--version']\n"
+        "from tokenlens.cli import run\n"
+        "print(gc.isenabled())\n"
+        "run()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert [out.stdout.splitlines()[0], out.stdout.splitlines()[-1]] == ["True", "False"]
+
+
 def test_warnings_to_a_pipe_are_plain_lines_written_without_rich(projects: Path) -> None:
     # Rich takes about 0.1 s to import; to a file or pipe it would write these same lines.
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
