@@ -315,7 +315,8 @@ def test_the_allocator_gets_one_arena_a_core_unless_the_user_chose(given: str | 
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     ).stdout
-    assert out.splitlines()[-1] == (given or f"narenas:{os.cpu_count()}")
+    default = f"narenas:{os.cpu_count()},dirty_decay_ms:-1,muzzy_decay_ms:-1"
+    assert out.splitlines()[-1] == (given or default)
 
 
 def test_the_cycle_collector_is_off_while_a_command_runs() -> None:
