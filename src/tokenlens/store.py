@@ -148,9 +148,16 @@ def _stamp(path: Path) -> Stamp | None:
 
 
 def _partition_entry(frame: pl.DataFrame) -> dict[str, Any]:
-    """What the manifest records of a partition: its row count and the prices it was priced at."""
+    """What the manifest records of a partition: its row count, the prices it was priced at,
+    and the columns no row has a value in (a report skips adding those up)."""
     versions = frame.get_column("price_version").unique().drop_nulls().to_list()
-    return {"rows": frame.height, "price_version": versions[0] if len(versions) == 1 else "mixed"}
+    return {
+        "rows": frame.height,
+        "price_version": versions[0] if len(versions) == 1 else "mixed",
+        "empty_columns": [
+            c for c in frame.columns if frame.get_column(c).null_count() == frame.height
+        ],
+    }
 
 
 def _month() -> pl.Expr:
@@ -252,6 +259,7 @@ class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._scanned: dict[str, Any] | None = None  # the manifest of the last scan's snapshot
+        self._scanned_keys: list[str] = []  # `source/month` of the partitions it read
 
     # reading -------------------------------------------------------------------------------
 
@@ -325,6 +333,7 @@ class Store:
         """
         snap = self.snapshot(sources)
         self._scanned = snap.manifest
+        self._scanned_keys = [_partition_key(path) for path, _ in snap.files]
         if not snap.files:
             return schema.empty(schema.STORED).lazy()
         try:
@@ -340,6 +349,15 @@ class Store:
             ) from exc
         finally:
             snap.close()  # polars holds descriptors of its own
+
+    def empty_columns(self) -> frozenset[str]:
+        """The columns no row of the last scan holds a value in, as the manifest records them
+        (none for a partition written before it did)."""
+        parts = (self._scanned or {}).get("partitions", {})
+        found = [parts.get(key, {}).get("empty_columns") for key in self._scanned_keys]
+        if not found or any(not isinstance(names, list) for names in found):
+            return frozenset()
+        return frozenset.intersection(*(frozenset(map(str, names)) for names in found))
 
     def price_versions(self) -> set[str]:
         """The price versions of the stored rows: of the last scan's snapshot, else current."""
@@ -518,10 +536,20 @@ class Store:
                 entry = listed.pop(f"{source}/{month}", None)
                 if entry is None:
                     problems.append(f"{path}: not in the manifest")
+                    entry = {}
                 elif entry.get("rows") != frame.height:
                     problems.append(
                         f"{path}: manifest says {entry.get('rows')} rows, "
                         f"the file holds {frame.height}"
+                    )
+                held = [
+                    c
+                    for c in entry.get("empty_columns") or []
+                    if c in frame.columns and frame.get_column(c).null_count() < frame.height
+                ]
+                if held:
+                    problems.append(
+                        f"{path}: manifest says {', '.join(held)} hold no values, the file has some"
                     )
                 frames.append(frame.select(schema.KEY))
         finally:

@@ -75,3 +75,45 @@ def test_no_rows() -> None:
     assert row["cost_usd"] is None
     assert row["cost_basis"] is None
     assert_frame_equal(grand, totals.totals(_priced(*ROWS).head(0)))
+
+
+def _empty_columns(lf: pl.LazyFrame) -> frozenset[str]:
+    frame = lf.collect()
+    return frozenset(c for c in frame.columns if frame.get_column(c).null_count() == frame.height)
+
+
+# Copilot-like rows: request units and a reported cost, no tokens and no lines of code.
+REQUESTS_ONLY = (
+    {"user": "a", "ts": datetime(2025, 9, 1, 9, tzinfo=UTC), "requests": 1.5,
+     "reported_cost_usd": 0.06},
+    {"user": "a", "ts": datetime(2025, 9, 2, 9, tzinfo=UTC), "requests": 0.25,
+     "reported_cost_usd": 0.01},
+    {"user": "b", "ts": datetime(2025, 9, 2, 9, tzinfo=UTC), "requests": 3.0},
+)  # fmt: skip
+NO_TOKENS = dict.fromkeys(
+    ("input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "cache_read_tokens",
+     "output_tokens"),
+)  # fmt: skip
+
+
+def test_known_empty_columns_give_the_same_totals_as_adding_them_up() -> None:
+    """Partials of columns known to hold nothing are filled in, not computed: same frames."""
+    cases = [
+        _priced(*ROWS),  # tokens, no commits, pull requests or 1-hour cache writes
+        _priced(*({**row, **NO_TOKENS} for row in REQUESTS_ONLY)),  # no tokens at all
+        _priced(*({**row, **NO_TOKENS} for row in REQUESTS_ONLY)).head(0),  # no rows
+    ]
+    for lf in cases:
+        empty = _empty_columns(lf) - {"cost_usd", "cost_basis"}
+        assert {"commits", "pull_requests"} <= empty
+        for by in ([], ["day"], ["user", "day"], ["model"]):
+            grand, grouped = totals.grand_and_grouped(lf, by=by, empty=empty)
+            want_grand, want_grouped = totals.grand_and_grouped(lf, by=by)
+            assert_frame_equal(grand, want_grand)
+            assert_frame_equal(grouped, want_grouped)
+            assert_frame_equal(totals.totals(lf, by=by, empty=empty), totals.totals(lf, by=by))
+    tokenless = _empty_columns(cases[1])
+    assert set(NO_TOKENS) <= tokenless
+    grand = totals.totals(cases[1], empty=tokenless).row(0, named=True)
+    assert (grand["events"], grand["requests"], grand["total_tokens"]) == (3, 4.75, None)
+    assert (grand["cost_usd"], grand["unpriced_events"]) == (0.07, 1)

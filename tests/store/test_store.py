@@ -257,3 +257,45 @@ def test_copies_dated_in_different_months_meet_across_ingests(tmp_path: Path) ->
     once = tmp_path / "once"
     _ingest(once, first, later)
     assert_frame_equal(rows.drop("as_of"), _rows(once).drop("as_of"))
+
+
+def test_the_manifest_names_each_partitions_empty_columns_and_reports_agree(
+    tmp_path: Path,
+) -> None:
+    """A report skips adding up the columns every scanned partition says are empty; the
+    totals are those of a store whose manifest does not say (written before it did)."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    projects = tmp_path / "projects" / "p"
+    projects.mkdir(parents=True)
+    (projects / "s1.jsonl").write_text(_assistant("m1", "r1", 5) + _assistant("m2", "r2", 7))
+    store = tmp_path / "store"
+    _ingest(store, projects, fixtures / "copilot" / "premium-usage-2025.csv")
+    manifest = json.loads((store / "manifest.json").read_text())
+    parts = manifest["partitions"]
+    claude, copilot = parts["claude_code/2025-09"], parts["copilot/2025-10"]
+    signals = {"lines_added", "lines_removed", "commits", "pull_requests"}
+    assert signals <= set(claude["empty_columns"]) and signals <= set(copilot["empty_columns"])
+    assert "input_tokens" not in claude["empty_columns"]
+    assert "input_tokens" in copilot["empty_columns"]
+    both = Store(store)
+    both.scan()
+    assert both.empty_columns() == set(claude["empty_columns"]) & set(copilot["empty_columns"])
+    alone = Store(store)
+    alone.scan(["copilot"])
+    assert alone.empty_columns() == set(copilot["empty_columns"])
+
+    def report(*args: str) -> dict[str, object]:
+        result = runner.invoke(app, ["report", "--store", str(store), "--json", *args])
+        assert result.exit_code == 0, result.output
+        document: dict[str, object] = json.loads(result.stdout)
+        document.pop("generated_at")
+        return document
+
+    queries = [(), ("--by", "user", "--by", "day"), ("--by", "source"), ("--source", "copilot")]
+    told = [report(*q) for q in queries]
+    del copilot["empty_columns"]  # as a partition written before the manifest said
+    (store / "manifest.json").write_text(json.dumps(manifest))
+    unknown = Store(store)
+    unknown.scan()
+    assert unknown.empty_columns() == frozenset()
+    assert [report(*q) for q in queries] == told

@@ -53,6 +53,19 @@ def test_check_finds_duplicates_a_wrong_manifest_and_an_unreadable_file(tmp_path
     assert "Traceback" not in broken.stderr
 
 
+def test_check_finds_a_column_the_manifest_calls_empty_holding_values(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    manifest = json.loads((store / "manifest.json").read_text())
+    entry = manifest["partitions"]["claude_code/2025-09"]
+    assert "input_tokens" not in entry["empty_columns"]
+    assert "commits" in entry["empty_columns"]
+    entry["empty_columns"].append("input_tokens")
+    (store / "manifest.json").write_text(json.dumps(manifest))
+    result = run("store", "check", "--store", str(store))
+    assert result.returncode == 1
+    assert "manifest says input_tokens hold no values, the file has some" in result.stderr
+
+
 def test_compact_keeps_every_row(tmp_path: Path) -> None:
     store = _store(tmp_path)
     before = json.loads(run("report", "--store", str(store), "--json").stdout)["totals"]

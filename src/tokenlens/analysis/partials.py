@@ -9,6 +9,7 @@ session ids, which groups can share) needs its own pass.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
 import polars as pl
@@ -22,30 +23,64 @@ DOLLARS: Final = ("cost_usd", "reported_cost_usd", "computed_cost_usd")
 _PRICED: Final = ("reported", "computed")
 
 
-def partials() -> list[pl.Expr]:
-    """The partial aggregates of a group of priced rows (or of all of them)."""
+def partials(empty: Collection[str] = ()) -> list[pl.Expr]:
+    """The partial aggregates of a group of priced rows (or of all of them).
+
+    `empty` names columns known to hold no value in any row: the partials made of them alone
+    are left out here, and `filled` gives their values after the aggregation.
+    """
+    tokenless = set(schema.TOKENS) <= set(empty)
     priced = pl.col("cost_basis").is_in(list(_PRICED))
     out = [
         schema.is_usage().sum().cast(pl.Int64).alias("events"),
         exprs.exact_units(pl.col("requests")).sum().alias("_requests_u"),
-        schema.total_tokens().sum().alias("total_tokens"),
-        schema.has_tokens().sum().cast(pl.Int64).alias("_total_tokens_n"),
         pl.col("cost_basis").min().alias("_basis_min"),
         pl.col("cost_basis").max().alias("_basis_max"),
-        schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
-        # $/Mtok pairs cost with tokens: a cost without tokens (a premium request) is left out.
-        exprs.exact_units(pl.when(priced & schema.has_tokens()).then(pl.col("cost_usd")))
-        .sum()
-        .alias("_token_cost_u"),
         (~priced).sum().cast(pl.Int64).alias("unpriced_events"),
     ]
-    for column in (*TOKEN_SUMS, *SIGNALS):
-        out += [pl.col(column).sum(), pl.col(column).count().cast(pl.Int64).alias(f"_{column}_n")]
-    for column in DOLLARS:
+    if not tokenless:
         out += [
-            exprs.exact_units(pl.col(column)).sum().alias(f"_{column}_u"),
-            pl.col(column).count().cast(pl.Int64).alias(f"_{column}_n"),
+            schema.total_tokens().sum().alias("total_tokens"),
+            schema.has_tokens().sum().cast(pl.Int64).alias("_total_tokens_n"),
+            schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
+            # $/Mtok pairs cost with tokens: a cost without tokens (a premium request) is left
+            # out.
+            exprs.exact_units(pl.when(priced & schema.has_tokens()).then(pl.col("cost_usd")))
+            .sum()
+            .alias("_token_cost_u"),
         ]
+    for column in (*TOKEN_SUMS, *SIGNALS):
+        if column not in empty:
+            count = pl.col(column).count().cast(pl.Int64).alias(f"_{column}_n")
+            out += [pl.col(column).sum(), count]
+    for column in DOLLARS:
+        if column not in empty:
+            out += [
+                exprs.exact_units(pl.col(column)).sum().alias(f"_{column}_u"),
+                pl.col(column).count().cast(pl.Int64).alias(f"_{column}_n"),
+            ]
+    return out
+
+
+def filled(empty: Collection[str]) -> list[pl.Expr]:
+    """The partials `partials(empty)` leaves out, as the values they take over rows where their
+    columns hold nothing: sums of nothing are 0 and so are the counts (which make them null)."""
+    zero = pl.lit(0, pl.Int64)
+    no_units = pl.lit(0, pl.Int128)
+    out = []
+    if set(schema.TOKENS) <= set(empty):
+        out += [
+            zero.alias("total_tokens"),
+            zero.alias("_total_tokens_n"),
+            zero.alias("_priced_tokens"),
+            no_units.alias("_token_cost_u"),
+        ]
+    for column in (*TOKEN_SUMS, *SIGNALS):
+        if column in empty:
+            out += [zero.alias(column), zero.alias(f"_{column}_n")]
+    for column in DOLLARS:
+        if column in empty:
+            out += [no_units.alias(f"_{column}_u"), zero.alias(f"_{column}_n")]
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final
 
 import polars as pl
@@ -40,16 +40,20 @@ def totals(
     by: Sequence[str] = (),
     tz: str = "UTC",
     blended_usd_per_mtok: float | None = None,
+    empty: Collection[str] = (),
 ) -> pl.DataFrame:
     """One row per group (or one row overall), sorted by the group keys.
 
     Time keys sort ascending; ties and other keys sort by name so output is stable. With a
     blended price, `blended_cost_usd` says what the same tokens cost at that one flat rate.
+    `empty` names columns known to hold no value in any row (see `partials.partials`).
     """
     if not by:
-        grand = priced.select(*partials.partials(), _SESSIONS).collect()
-        return _finish(grand, [], blended_usd_per_mtok)
-    grouped = _grouped(priced, by, tz).collect()
+        grand = priced.select(*partials.partials(empty), _SESSIONS)
+        return _finish(
+            grand.with_columns(partials.filled(empty)).collect(), [], blended_usd_per_mtok
+        )
+    grouped = _grouped(priced, by, tz, empty).collect()
     return _finish(grouped, list(by), blended_usd_per_mtok)
 
 
@@ -59,14 +63,17 @@ def grand_and_grouped(
     by: Sequence[str],
     tz: str = "UTC",
     blended_usd_per_mtok: float | None = None,
+    empty: Collection[str] = (),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The grand total (one row) and the totals per group of `by`, from one pass over the rows:
     the grand total adds up the groups' partial sums (see `partials`); distinct sessions, which
     groups can share, are counted over all rows in the same pass."""
     if not by:
-        grand = totals(priced, tz=tz, blended_usd_per_mtok=blended_usd_per_mtok)
+        grand = totals(priced, tz=tz, blended_usd_per_mtok=blended_usd_per_mtok, empty=empty)
         return grand, grand.clear()
-    grouped, overall_sessions = pl.collect_all([_grouped(priced, by, tz), priced.select(_SESSIONS)])
+    grouped, overall_sessions = pl.collect_all(
+        [_grouped(priced, by, tz, empty), priced.select(_SESSIONS)]
+    )
     names = [c for c in grouped.columns if c not in by and c != "sessions"]
     grand = grouped.select(partials.combined(names)).with_columns(
         sessions=pl.lit(overall_sessions.item(), pl.Int64)
@@ -81,12 +88,15 @@ def grand_and_grouped(
 _SESSIONS: Final = pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions")
 
 
-def _grouped(priced: pl.LazyFrame, by: Sequence[str], tz: str) -> pl.LazyFrame:
+def _grouped(
+    priced: pl.LazyFrame, by: Sequence[str], tz: str, empty: Collection[str]
+) -> pl.LazyFrame:
     """The partial aggregates and sessions of each group of `by`."""
     if "model_family" in by:
         priced = with_model_family(priced)
     keys = [exprs.group_expr(k, tz) for k in by]
-    return priced.group_by(keys).agg(*partials.partials(), _SESSIONS)
+    grouped = priced.group_by(keys).agg(*partials.partials(empty), _SESSIONS)
+    return grouped.with_columns(partials.filled(empty))
 
 
 def _finish(frame: pl.DataFrame, by: list[str], blended_usd_per_mtok: float | None) -> pl.DataFrame:

@@ -27,6 +27,7 @@ class Loaded:
     rows: pl.LazyFrame
     notices: list[Notice] = field(default_factory=list)
     origin: str = ""
+    empty: frozenset[str] = frozenset()  # stored columns known to hold no value in any row
 
 
 def resolve_user(option: str | None, cfg: Config) -> str:
@@ -290,12 +291,14 @@ def load(
                 hint="Run `tokenlens ingest --store DIR` first, or check the path.",
             )
         rows = target.scan()
+        empty = target.empty_columns()
         ov = overrides(cfg)
         if target.price_versions() - {pricing.price_version(ov)}:
             unpriced = rows.drop("computed_cost_usd", "price_version")
             rows, notices = pricing.price(unpriced, overrides=ov)
-            return Loaded(rows, notices, f"store {target.root}")
-        return Loaded(rows, [], f"store {target.root}")
+            empty -= {"computed_cost_usd", "price_version"}
+            return Loaded(rows, notices, f"store {target.root}", empty)
+        return Loaded(rows, [], f"store {target.root}", empty)
     found = discover(source)
     if not found.by_format:
         raise InputError(
@@ -324,6 +327,7 @@ class Selection:
     start: Any  # date | None
     end: Any  # date | None: the period's last day (--until, else the last event)
     filters: dict[str, Any]
+    empty: frozenset[str] = frozenset()  # stored columns known to hold no value in any row
 
 
 def select(
@@ -370,4 +374,4 @@ def select(
         "user": user,
         "cost_mode": cost_mode,
     }
-    return Selection(rows, loaded.notices, cfg, zone, start, end or last, shown)
+    return Selection(rows, loaded.notices, cfg, zone, start, end or last, shown, loaded.empty)

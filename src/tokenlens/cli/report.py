@@ -75,7 +75,7 @@ def report(
     # The grand total comes with the first grouping (by day when no --by is given).
     first_keys = keys or ["day"]
     grand, grouped = totals.grand_and_grouped(
-        rows, by=first_keys, tz=zone, blended_usd_per_mtok=blended_price
+        rows, by=first_keys, tz=zone, blended_usd_per_mtok=blended_price, empty=sel.empty
     )
     overall = grand.row(0, named=True)
     generated = datetime.now(UTC)
@@ -109,7 +109,13 @@ def report(
                 (
                     "By model",
                     ["model"],
-                    totals.totals(rows, by=["model"], tz=zone, blended_usd_per_mtok=blended_price),
+                    totals.totals(
+                        rows,
+                        by=["model"],
+                        tz=zone,
+                        blended_usd_per_mtok=blended_price,
+                        empty=sel.empty,
+                    ),
                 ),
             ]
         view.render(stdout(), period=period, totals=overall, sections=sections)
