@@ -398,6 +398,20 @@ def test_timestamp_without_milliseconds_parses(tmp_path: Path) -> None:
     assert df["ts"].to_list() == [datetime(2025, 10, 1, 10, 0, 5, tzinfo=UTC)]
 
 
+def test_timestamps_in_other_spellings_beside_written_ones_parse(tmp_path: Path) -> None:
+    """A file mixing Claude Code's own spelling with others: the others are parsed again."""
+    spellings = {
+        "2025-10-01T10:00:05.250Z": datetime(2025, 10, 1, 10, 0, 5, 250000, tzinfo=UTC),
+        "2025-10-01T10:00:06Z": datetime(2025, 10, 1, 10, 0, 6, tzinfo=UTC),
+        "2025-10-01T12:00:07.5+02:00": datetime(2025, 10, 1, 10, 0, 7, 500000, tzinfo=UTC),
+        "2025-10-01T10:00:08.123456Z": datetime(2025, 10, 1, 10, 0, 8, 123456, tzinfo=UTC),
+        "1759312809000": datetime(2025, 10, 1, 10, 0, 9, tzinfo=UTC),
+    }
+    lines = [_assistant(f"msg_{i}", f"req_{i}", ts=ts) for i, ts in enumerate(spellings)]
+    df = _frame([_write(_project(tmp_path) / "s.jsonl", lines)])
+    assert df.sort("event_id")["ts"].to_list() == list(spellings.values())
+
+
 def test_cache_write_splits_into_5m_and_1h(tmp_path: Path) -> None:
     line = _assistant("msg_1", "req_1", inp=3, write_5m=1200, write_1h=17300, read=40, out=164)
     df = _frame([_write(_project(tmp_path) / "s.jsonl", [line])])

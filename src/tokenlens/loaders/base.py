@@ -46,6 +46,24 @@ def epoch_text(text: pl.Expr) -> pl.Expr:
     return pl.from_epoch(millis, time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
 
 
+def utc_millis(cell: pl.Expr) -> pl.Expr:
+    """A time written `2026-02-16T15:00:48.960Z` exactly (Claude Code and Cursor write them so),
+    else null.
+
+    The first 19 characters go through polars' fixed-width parser and the milliseconds are
+    added: a quarter of the time of a parse with a fractional-seconds format. A cell in any
+    other shape (surrounding spaces included) is null, for a general parse to read.
+    """
+    seconds = cell.str.slice(0, 19).str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S", time_unit="us", time_zone="UTC", strict=False, cache=False
+    )
+    tail = cell.str.slice(19)
+    millis = tail.str.slice(1, 3).cast(pl.Int64, strict=False)
+    return pl.when(tail.str.contains(r"^\.[0-9]{3}Z$")).then(
+        seconds + pl.duration(milliseconds=millis)
+    )
+
+
 def maybe_repeated(values: pl.Series) -> pl.Series:
     """True where a value's hash occurs more than once: a superset of the repeated values (a
     hash collision only adds a candidate for the exact, slower path; it never names a value).

@@ -18,7 +18,7 @@ import polars as pl
 from tokenlens import schema
 from tokenlens.errors import Notice
 from tokenlens.loaders import claude_lines
-from tokenlens.loaders.base import Scan, epoch_text
+from tokenlens.loaders.base import Scan, epoch_text, utc_millis
 from tokenlens.loaders.checks import Tally
 from tokenlens.loaders.claude_lines import default_roots, find_files, read_records
 
@@ -129,17 +129,23 @@ def _texts(values: str | list[str]) -> pl.Series:
 
 
 def _times(text: pl.Series) -> pl.Series:
-    """Timestamps as written by Claude Code; other ISO-8601 spellings (offsets, no fraction)
-    and epoch seconds or milliseconds too. Null where none of these reads."""
-    ts = text.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False, cache=False)
-    if ts.null_count() > text.null_count():
-        other = pl.col("timestamp").str.to_datetime(time_zone="UTC", strict=False)
+    """Timestamps as written by Claude Code (`utc_millis`); other ISO-8601 spellings (offsets,
+    no fraction) and epoch seconds or milliseconds too. Null where none of these reads."""
+    stamp = pl.col("timestamp")
+    ts = text.to_frame().select(utc_millis(stamp)).to_series()
+    if ts.null_count() > text.null_count():  # another spelling: parsed again, generally
+        exact = stamp.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False, cache=False)
+        other = stamp.str.to_datetime(time_zone="UTC", strict=False)
         ts = (
             text.to_frame()
-            .select(pl.lit(ts).fill_null(other).fill_null(epoch_text(pl.col("timestamp"))))
+            .select(
+                exact.dt.cast_time_unit("us")
+                .fill_null(other.dt.cast_time_unit("us"))
+                .fill_null(epoch_text(stamp))
+            )
             .to_series()
         )
-    return ts.dt.cast_time_unit("us").alias("ts")
+    return ts.alias("ts")
 
 
 def _empty() -> pl.DataFrame:

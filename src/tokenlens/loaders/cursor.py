@@ -63,7 +63,7 @@ from tokenlens import schema
 from tokenlens.errors import InputError, Notice
 from tokenlens.loaders import checks, detect
 from tokenlens.loaders import files as rawfiles
-from tokenlens.loaders.base import ExportKind, Scan, epoch_text, maybe_repeated
+from tokenlens.loaders.base import ExportKind, Scan, epoch_text, maybe_repeated, utc_millis
 from tokenlens.loaders.checks import Tally
 
 __all__ = ["EXPORTS", "SOURCE", "SOURCES", "dedupe", "scan"]
@@ -115,7 +115,6 @@ _YOU: Final = "you"
 _NO_USER: Final = ("", "n/a")
 _DATE_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 _ID_DATE: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
-_SECONDS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S"
 
 # Export shapes, lowest rank first: a copy loses to a higher-ranked copy of the same event.
 _RANK: Final[dict[str, int]] = {"details": 0, "tokens": 1, "events": 2, "api": 3}
@@ -597,33 +596,15 @@ def _units(cell: pl.Expr, name: str) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _timestamp(cell: pl.Expr, *, other_dates: bool) -> pl.Expr:
-    """Cursor writes `2026-02-16T15:00:48.960Z`, read by `_as_written` (other spellings are
+    """Cursor writes `2026-02-16T15:00:48.960Z`, read by `utc_millis` (other spellings are
     null there); with `other_dates`, every ISO-8601 spelling and epoch numbers."""
     if not other_dates:
-        return _as_written(cell)
+        return utc_millis(cell)
     # Nearly every time in an export is distinct: a cache of parsed strings only costs time.
     exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False, cache=False)
     other = cell.str.to_datetime(time_zone="UTC", strict=False, cache=False)
     other = other.dt.cast_time_unit("us")
     return exact.dt.cast_time_unit("us").fill_null(other).fill_null(epoch_text(cell))
-
-
-def _as_written(cell: pl.Expr) -> pl.Expr:
-    """`2026-02-16T15:00:48.960Z` exactly, else null.
-
-    The first 19 characters go through polars' fixed-width parser and the milliseconds are
-    added: a quarter of the time of a parse with a fractional-seconds format, the longest
-    step of reading a large export. A cell in any other shape (surrounding spaces included,
-    so the cell need not be trimmed first) is null, and sends the file to the general parse.
-    """
-    seconds = cell.str.slice(0, 19).str.to_datetime(
-        _SECONDS_FORMAT, time_unit="us", time_zone="UTC", strict=False, cache=False
-    )
-    tail = cell.str.slice(19)
-    millis = tail.str.slice(1, 3).cast(pl.Int64, strict=False)
-    return pl.when(tail.str.contains(r"^\.[0-9]{3}Z$")).then(
-        seconds + pl.duration(milliseconds=millis)
-    )
 
 
 def _finish(
