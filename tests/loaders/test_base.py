@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tokenlens.loaders.base import utc_millis
+from tokenlens.loaders.base import maybe_repeated, utc_millis
 
 
 def test_the_fast_time_parse_agrees_with_the_general_one() -> None:
@@ -36,3 +36,20 @@ def test_the_fast_time_parse_agrees_with_the_general_one() -> None:
     assert wrong.height == 0, wrong
     assert got.filter(pl.col("cell").is_in(valid))["fast"].null_count() == 0
     assert got.filter(pl.col("cell").is_in(invalid))["fast"].null_count() == len(invalid)
+
+
+def test_maybe_repeated_marks_every_repeated_value() -> None:
+    """A superset of `is_duplicated` (equal to it here: no hash collides), nulls included."""
+    cases: list[list[str | None]] = [
+        [],
+        ["a"],
+        ["a", "a"],
+        ["a", "b", "a", "c", "b"],
+        [None, None, "x"],
+        [None, "x"],
+        [f"id-{i % 997}" if i % 3 == 0 else f"id-{i}" for i in range(20_000)],
+        [f"id-{i}" for i in range(20_000)],
+    ]
+    for values in cases:
+        series = pl.Series(values, dtype=pl.String)
+        assert maybe_repeated(series).to_list() == series.is_duplicated().to_list()
