@@ -117,3 +117,18 @@ def test_known_empty_columns_give_the_same_totals_as_adding_them_up() -> None:
     grand = totals.totals(cases[1], empty=tokenless).row(0, named=True)
     assert (grand["events"], grand["requests"], grand["total_tokens"]) == (3, 4.75, None)
     assert (grand["cost_usd"], grand["unpriced_events"]) == (0.07, 1)
+
+
+def test_rows_with_only_lines_of_code_are_neither_events_nor_unpriced() -> None:
+    """An org report's lines-of-code rows have nothing to price; a request without a cost does."""
+    signals_only = {**NO_TOKENS, "requests": None, "lines_added": 40, "commits": 2}
+    lf = _priced(
+        {"user": "a", "input_tokens": 10, "reported_cost_usd": 0.5},  # priced
+        {"user": "a", **NO_TOKENS, "requests": 2.0},  # a request, no cost: unpriced
+        {"user": "a", **signals_only},
+        {"user": "b", **signals_only},
+    )
+    grand, by_user = totals.grand_and_grouped(lf, by=["user"])
+    row = grand.row(0, named=True)
+    assert (row["events"], row["unpriced_events"], row["lines_added"]) == (2, 1, 80)
+    assert by_user.select("user", "events", "unpriced_events").rows() == [("a", 2, 1), ("b", 0, 0)]

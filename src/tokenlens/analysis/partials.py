@@ -36,7 +36,8 @@ def partials(empty: Collection[str] = ()) -> list[pl.Expr]:
         exprs.exact_units(pl.col("requests")).sum().alias("_requests_u"),
         pl.col("cost_basis").min().alias("_basis_min"),
         pl.col("cost_basis").max().alias("_basis_max"),
-        (~priced).sum().cast(pl.Int64).alias("unpriced_events"),
+        # events only: rows carrying only lines of code or commits have nothing to price
+        (schema.is_usage() & ~priced).sum().cast(pl.Int64).alias("unpriced_events"),
     ]
     if not tokenless:
         out += [
