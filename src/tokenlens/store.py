@@ -308,6 +308,11 @@ class Store:
         Holds the commit lock (shared) only while opening them; the caller closes the snapshot.
         """
         if not self.root.is_dir():
+            if self.root.exists():  # a file, or something else that is not a folder
+                raise StoreError(
+                    f"the store {self.root} is not a folder",
+                    hint="Give the store's folder with --store or TOKENLENS_STORE.",
+                )
             return Snapshot(self.manifest(), [])
         with self._reading():
             manifest = self.manifest()

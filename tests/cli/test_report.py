@@ -246,6 +246,9 @@ def test_claude_config_dir_lists_several_roots(tmp_path: Path) -> None:
         (["report", "{empty}"], "Error: no usage logs or exports found under"),
         (["report", "--store", "{bad_store}"], "Error: cannot read the store manifest"),
         (["report", "{empty}", "--tz", "Mars/Olympus"], "Error: unknown time zone"),
+        (["report", "--store", "{a_file}"], "Error: the store"),
+        (["budget", "--max", "10", "--store", "{a_file}"], "Error: the store"),
+        (["outliers", "--store", "{a_file}"], "Error: the store"),
     ],
 )
 def test_errors_are_one_line_with_a_hint_and_exit_1(
@@ -256,7 +259,9 @@ def test_errors_are_one_line_with_a_hint_and_exit_1(
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "manifest.json").write_text("{not json")
     (empty / "x.jsonl").write_text("") if "Mars/Olympus" in args else None
-    filled = [a.format(empty=empty, bad_store=tmp_path / "bad") for a in args]
+    (tmp_path / "a_file").write_text("")
+    stores = {"bad_store": tmp_path / "bad", "a_file": tmp_path / "a_file"}
+    filled = [a.format(empty=empty, **stores) for a in args]
     result = run(*filled)
     assert result.returncode == 1
     assert result.stdout == ""
@@ -264,6 +269,35 @@ def test_errors_are_one_line_with_a_hint_and_exit_1(
     assert lines[0].startswith(message), result.stderr
     assert lines[1].startswith("Hint: ")
     assert "Traceback" not in result.stderr
+
+
+def test_an_unreadable_file_named_on_the_command_line_is_an_error_exit_1(tmp_path: Path) -> None:
+    """Not click's usage error (exit 2): tokenlens' own Error and Hint lines. Root reads any
+    file, so the denial is simulated where both click and tokenlens ask the system."""
+    path = tmp_path / "usage.csv"
+    path.write_text("Date,Kind,Model\n")
+    code = (
+        "import errno, os, sys\n"
+        f"target = {str(path)!r}\n"
+        "real_open, real_access = os.open, os.access\n"
+        "def denied_open(file, *a, **k):\n"
+        "    if os.fspath(file) == target:\n"
+        "        raise PermissionError(errno.EACCES, 'Permission denied', target)\n"
+        "    return real_open(file, *a, **k)\n"
+        "os.open = denied_open\n"
+        "def denied_access(file, mode, **k):\n"
+        "    return os.fspath(file) != target and real_access(file, mode, **k)\n"
+        "os.access = denied_access\n"
+        "sys.argv = ['tokenlens', 'report', target]\n"
+        "from tokenlens.cli import main\n"
+        "main()\n"
+    )
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == f"Error: {path}: cannot read: Permission denied"
+    assert lines[1].startswith("Hint: ")
 
 
 def test_bad_option_is_a_usage_error_exit_2(tmp_path: Path) -> None:

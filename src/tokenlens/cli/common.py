@@ -31,7 +31,9 @@ class CostModeOpt(str, Enum):
 
 
 PATHS = typer.Argument(
-    None, help="Logs or exports to read directly (files or folders). Default: the store."
+    None,
+    help="Logs or exports to read directly (files or folders). Default: the store.",
+    readable=False,  # an unreadable file gets tokenlens' own Error and Hint lines, exit 1
 )
 STORE = typer.Option(
     None, "--store", envvar="TOKENLENS_STORE", help="Store folder.", show_default=False
