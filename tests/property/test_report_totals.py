@@ -276,7 +276,7 @@ def expected_totals(rows: list[dict[str, Any]], f: Filters) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         "events": sum(1 for r in kept if usage(r)),
-        "unpriced_events": sum(1 for r in kept if r["cost_basis"] not in PRICED),
+        "unpriced_events": sum(1 for r in kept if usage(r) and r["cost_basis"] not in PRICED),
         "sessions": len({r["session_id"] for r in kept if r["session_id"] is not None}),
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
