@@ -17,7 +17,7 @@ import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final, Literal
@@ -415,15 +415,7 @@ def price(
     joined = lf.drop("computed_cost_usd", "price_version", strict=False).with_columns(
         costs, price_version=pl.lit(price_version(overrides))
     )
-    notices = []
-    if unpriced:
-        names = ", ".join(sorted(unpriced))
-        notices.append(
-            Notice(
-                f"no price known for model(s): {names}; their cost is reported as unpriced",
-                len(unpriced),
-            )
-        )
+    notices = [unpriced_notice(unpriced)] if unpriced else []
     if fast_unpriced:
         notices.append(
             Notice(
@@ -434,6 +426,25 @@ def price(
             )
         )
     return joined, notices
+
+
+def unpriced_notice(models: Collection[str]) -> Notice:
+    """The warning naming models no price is known for (their cost is unpriced, never $0)."""
+    names = ", ".join(sorted(models))
+    message = f"no price known for model(s): {names}; their cost is reported as unpriced"
+    return Notice(message, len(models))
+
+
+def unpriced_models(lf: pl.LazyFrame) -> list[str]:
+    """The models of priced rows (STORED schema) that have tokens and neither a reported nor a
+    computed cost: those `price` found no price for."""
+    lacking = (
+        schema.has_tokens()
+        & pl.col("reported_cost_usd").is_null()
+        & pl.col("computed_cost_usd").is_null()
+    )
+    found = lf.filter(lacking).select(pl.col("model").fill_null("(none)").unique()).collect()
+    return sorted(found.get_column("model").to_list())
 
 
 def with_cost(lf: pl.LazyFrame, mode: CostMode = "auto") -> pl.LazyFrame:

@@ -384,6 +384,19 @@ def test_warnings_to_a_pipe_are_plain_lines_written_without_rich(projects: Path)
     ]
 
 
+def test_a_report_from_the_store_names_the_models_without_a_price(
+    projects: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    assert run("ingest", str(projects), "--store", str(store)).returncode == 0
+    result = run("report", "--store", str(store), "--json")
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    message = "no price known for model(s): acme-secret-model; their cost is reported as unpriced"
+    assert {"message": message, "count": 1} in warnings
+    assert f"Warning: {message} (1)" in result.stderr.splitlines()
+
+
 def test_a_warm_report_imports_neither_numpy_nor_pyarrow(projects: Path, tmp_path: Path) -> None:
     # The warm path is mostly start-up: numpy alone would add about 0.15 s to it.
     store = tmp_path / "store"

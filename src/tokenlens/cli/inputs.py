@@ -279,7 +279,7 @@ def load(
             )
         got = read(found, user=who)
         return _priced(got.frame, got.notices, cfg, "paths")
-    from tokenlens import config, pricing
+    from tokenlens import config, pricing, schema
     from tokenlens.store import Store
 
     explicit = store is not None
@@ -298,7 +298,11 @@ def load(
             rows, notices = pricing.price(unpriced, overrides=ov)
             empty -= {"computed_cost_usd", "price_version"}
             return Loaded(rows, notices, f"store {target.root}", empty)
-        return Loaded(rows, [], f"store {target.root}", empty)
+        # Rows priced at ingest: the models that found no price are named again here.
+        tokenless = set(schema.TOKENS) <= empty
+        lacking = [] if tokenless else pricing.unpriced_models(rows)
+        notices = [pricing.unpriced_notice(lacking)] if lacking else []
+        return Loaded(rows, notices, f"store {target.root}", empty)
     found = discover(source)
     if not found.by_format:
         raise InputError(
