@@ -412,6 +412,15 @@ def test_timestamps_in_other_spellings_beside_written_ones_parse(tmp_path: Path)
     assert df.sort("event_id")["ts"].to_list() == list(spellings.values())
 
 
+def test_a_slash_timestamp_is_unreadable_not_guessed(tmp_path: Path) -> None:
+    lines = [
+        _assistant("msg_1", "req_1", ts="10/1/2025 10:00"),
+        _assistant("msg_2", "req_2", ts="2025-10-01T12:00:07.5+02:00"),
+    ]
+    df = _frame([_write(_project(tmp_path) / "s.jsonl", lines)])
+    assert df["ts"].to_list() == [datetime(2025, 10, 1, 10, 0, 7, 500000, tzinfo=UTC)]
+
+
 def test_cache_write_splits_into_5m_and_1h(tmp_path: Path) -> None:
     line = _assistant("msg_1", "req_1", inp=3, write_5m=1200, write_1h=17300, read=40, out=164)
     df = _frame([_write(_project(tmp_path) / "s.jsonl", [line])])

@@ -390,6 +390,20 @@ def test_separator_characters_inside_cells_do_not_merge_rows(tmp_path: Path) -> 
     assert frame.get_column("event_id").n_unique() == 3
 
 
+def test_slash_dates_are_refused_not_guessed(tmp_path: Path) -> None:
+    """`10/01/2025` (a report re-saved by a spreadsheet) may be January or October."""
+    target = _write(
+        tmp_path / "resaved.csv",
+        '"date","username","sku","model","quantity"\n'
+        '"10/01/2025","x","z","GPT-5","1"\n'
+        '"2025-10-02","x","z","GPT-5","2"\n',
+    )
+    scan = copilot.scan([target], user="me")
+    frame = scan.frame.collect()
+    assert frame.get_column("ts").to_list() == [datetime(2025, 10, 2, tzinfo=UTC)]
+    assert [n.count for n in scan.notices] == [1]
+
+
 # --------------------------------------------------------------------------- legacy CSV
 
 

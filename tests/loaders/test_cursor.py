@@ -660,6 +660,24 @@ def test_dates_in_other_spellings_give_the_same_time_and_id(tmp_path: Path) -> N
         ], date
 
 
+def test_slash_dates_are_refused_not_guessed(tmp_path: Path) -> None:
+    """`10/1/2025` may be January or October: such rows are skipped and counted, and an ISO
+    date after them is still read (a format guessed from the first cell would refuse it)."""
+    row = '"{}","Included","auto","No","1","0","2","{}","{}","0.01"'
+    lines = [
+        row.format("10/1/2025 10:00", 3, 6),
+        row.format("2025-10-01T12:00:00.120+02:00", 4, 7),
+        row.format("13/10/2025 10:00", 5, 8),
+    ]
+    path = write(tmp_path / "resaved.csv", HEADER_C + "\n" + "\n".join(lines) + "\n")
+    scan = cursor.scan([path], user="me")
+    frame = scan.frame.collect()
+    assert frame.get_column("ts").to_list() == [datetime(2025, 10, 1, 10, 0, 0, 120000, tzinfo=UTC)]
+    assert [(n.message, n.count, n.path) for n in scan.notices] == [
+        ("Cursor: skipped rows with an unreadable Date", 2, f"{path}:2,4")
+    ]
+
+
 def test_total_tokens_that_disagree_are_reported(tmp_path: Path) -> None:
     row = '"2025-10-01T10:00:00.000Z","Included","auto","No","1","2","3","4","11","0.01"'
     scan = cursor.scan([write(tmp_path / "sum.csv", f"{HEADER_C}\n{row}\n")], user="me")

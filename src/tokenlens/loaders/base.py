@@ -64,6 +64,14 @@ def utc_millis(cell: pl.Expr) -> pl.Expr:
     )
 
 
+def iso_dated(cell: pl.Expr) -> pl.Expr:
+    """Cells that begin with an ISO-8601 date (`2025-10-01...`), else null: what a general time
+    parse may read. That parse takes its format from the first cell it sees, so a slash date
+    (`10/1/2025`, from a spreadsheet) would be read day-first or month-first by guess, and the
+    ISO cells after it not at all."""
+    return pl.when(cell.str.contains(r"^\s*\d{4}-\d{2}-\d{2}")).then(cell)
+
+
 def maybe_repeated(values: pl.Series) -> pl.Series:
     """True where a value's hash occurs more than once: a superset of the repeated values (a
     hash collision only adds a candidate for the exact, slower path; it never names a value).

@@ -18,7 +18,7 @@ import polars as pl
 from tokenlens import schema
 from tokenlens.errors import Notice
 from tokenlens.loaders import claude_lines
-from tokenlens.loaders.base import Scan, epoch_text, utc_millis
+from tokenlens.loaders.base import Scan, epoch_text, iso_dated, utc_millis
 from tokenlens.loaders.checks import Tally
 from tokenlens.loaders.claude_lines import default_roots, find_files, read_records
 
@@ -135,7 +135,7 @@ def _times(text: pl.Series) -> pl.Series:
     ts = text.to_frame().select(utc_millis(stamp)).to_series()
     if ts.null_count() > text.null_count():  # another spelling: parsed again, generally
         exact = stamp.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False, cache=False)
-        other = stamp.str.to_datetime(time_zone="UTC", strict=False)
+        other = iso_dated(stamp).str.to_datetime(time_zone="UTC", strict=False)
         ts = (
             text.to_frame()
             .select(

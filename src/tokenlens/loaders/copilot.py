@@ -69,7 +69,7 @@ from tokenlens import schema
 from tokenlens.errors import InputError, Notice
 from tokenlens.loaders import checks, detect
 from tokenlens.loaders import files as rawfiles
-from tokenlens.loaders.base import ExportKind, Scan, epoch_text, maybe_repeated
+from tokenlens.loaders.base import ExportKind, Scan, epoch_text, iso_dated, maybe_repeated
 from tokenlens.loaders.checks import Tally
 
 __all__ = ["EXPORTS", "ORG_USER", "SOURCE", "SOURCES", "dedupe", "scan"]
@@ -339,7 +339,8 @@ def _parse_times(text: pl.Series) -> pl.Series:
     for fmt in (_ISO_Z, None):
         if out.null_count() == text.null_count():
             break
-        parsed = text.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
+        cells = text if fmt else text.to_frame("t").select(iso_dated(pl.col("t"))).to_series()
+        parsed = cells.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
         out = out.zip_with(out.is_not_null(), parsed)
     if out.null_count() > text.null_count():  # epoch seconds or milliseconds
         epoch = text.to_frame("t").select(epoch_text(pl.col("t"))).to_series()

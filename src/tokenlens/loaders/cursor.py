@@ -63,7 +63,14 @@ from tokenlens import schema
 from tokenlens.errors import InputError, Notice
 from tokenlens.loaders import checks, detect
 from tokenlens.loaders import files as rawfiles
-from tokenlens.loaders.base import ExportKind, Scan, epoch_text, maybe_repeated, utc_millis
+from tokenlens.loaders.base import (
+    ExportKind,
+    Scan,
+    epoch_text,
+    iso_dated,
+    maybe_repeated,
+    utc_millis,
+)
 from tokenlens.loaders.checks import Tally
 
 __all__ = ["EXPORTS", "SOURCE", "SOURCES", "dedupe", "scan"]
@@ -602,7 +609,7 @@ def _timestamp(cell: pl.Expr, *, other_dates: bool) -> pl.Expr:
         return utc_millis(cell)
     # Nearly every time in an export is distinct: a cache of parsed strings only costs time.
     exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False, cache=False)
-    other = cell.str.to_datetime(time_zone="UTC", strict=False, cache=False)
+    other = iso_dated(cell).str.to_datetime(time_zone="UTC", strict=False, cache=False)
     other = other.dt.cast_time_unit("us")
     return exact.dt.cast_time_unit("us").fill_null(other).fill_null(epoch_text(cell))
 
