@@ -547,9 +547,17 @@ class Store:
                         f"{path}: manifest says {entry.get('rows')} rows, "
                         f"the file holds {frame.height}"
                     )
+                listed_empty = entry.get("empty_columns", [])
+                if not isinstance(listed_empty, list) or not set(listed_empty) <= set(
+                    schema.STORED
+                ):
+                    problems.append(
+                        f"{path}: the manifest's empty_columns is not a list of column names"
+                    )
+                    listed_empty = []
                 held = [
                     c
-                    for c in entry.get("empty_columns") or []
+                    for c in listed_empty
                     if c in frame.columns and frame.get_column(c).null_count() < frame.height
                 ]
                 if held:

@@ -60,10 +60,16 @@ def test_check_finds_a_column_the_manifest_calls_empty_holding_values(tmp_path: 
     assert "input_tokens" not in entry["empty_columns"]
     assert "commits" in entry["empty_columns"]
     entry["empty_columns"].append("input_tokens")
+    manifest["partitions"]["claude_code/2025-10"]["empty_columns"] = "commits"
     (store / "manifest.json").write_text(json.dumps(manifest))
     result = run("store", "check", "--store", str(store))
     assert result.returncode == 1
     assert "manifest says input_tokens hold no values, the file has some" in result.stderr
+    assert "month=2025-10/part.parquet: the manifest's empty_columns is not a list" in result.stderr
+    manifest["partitions"]["claude_code/2025-10"]["empty_columns"] = ["no_such_column"]
+    (store / "manifest.json").write_text(json.dumps(manifest))
+    again = run("store", "check", "--store", str(store))
+    assert "month=2025-10/part.parquet: the manifest's empty_columns is not a list" in again.stderr
 
 
 def test_compact_keeps_every_row(tmp_path: Path) -> None:
