@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.bad_input.cli import CLAUDE_ABC, CURSOR_ROWS, assert_refused, report, totals
@@ -65,6 +67,26 @@ def test_a_tab_separated_utf16_file_is_refused_with_a_way_out() -> None:
         report("encoding/utf16_tabs.csv"),
         "encoding/utf16_tabs.csv: a tab-separated file, not a usage export tokenlens knows",
         "Save it as CSV (comma-separated)",
+    )
+
+
+def test_a_binary_file_is_called_binary_not_tab_separated(tmp_path: Path) -> None:
+    # Bytes as a disk image or a download of the wrong thing holds them: tabs and NULs included.
+    path = tmp_path / "usage.csv"
+    path.write_bytes(bytes(range(256)) * 16)
+    assert_refused(
+        report(str(path)),
+        f"{path}: a binary file, not a usage export tokenlens knows",
+        "Known formats: ",
+    )
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    path.rename(folder / "usage.csv")
+    assert_refused(  # nothing else to read there: the hint says what was skipped
+        report(str(folder)),
+        f"no usage logs or exports found under {folder}",
+        "Found only what was skipped: skipped binary files (not a known usage export) (1) "
+        f"[{folder / 'usage.csv'}].",
     )
 
 

@@ -41,7 +41,8 @@ def ingest(
         raise common.fail(
             "nothing to ingest: no usage logs or exports found"
             + (" under " + ", ".join(map(str, paths)) if paths else " on this machine"),
-            "Give the logs or exports to ingest: tokenlens ingest PATH...",
+            inputs.skipped_hint(found.notices)
+            or "Give the logs or exports to ingest: tokenlens ingest PATH...",
         )
     total = len(found.files())
     with target.locked():

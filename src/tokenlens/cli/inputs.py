@@ -30,6 +30,17 @@ class Loaded:
     empty: frozenset[str] = frozenset()  # stored columns known to hold no value in any row
 
 
+def skipped_hint(notices: list[Notice]) -> str | None:
+    """What was skipped, when a search found nothing to read: the first reason and where."""
+    if not notices:
+        return None
+    first = notices[0]
+    count = f" ({first.count})" if first.count is not None else ""
+    where = f" [{first.path}]" if first.path else ""
+    more = f"; and {len(notices) - 1} more reasons" if len(notices) > 1 else ""
+    return f"Found only what was skipped: {first.message}{count}{where}{more}."
+
+
 def resolve_user(option: str | None, cfg: Config) -> str:
     from tokenlens import config
 
@@ -274,7 +285,8 @@ def load(
             shown = ", ".join(str(p) for p in paths)
             raise InputError(
                 f"no usage logs or exports found under {shown}",
-                hint="Give Claude Code transcripts (~/.claude/projects), or export files "
+                hint=skipped_hint(found.notices)
+                or "Give Claude Code transcripts (~/.claude/projects), or export files "
                 "(Cursor, Copilot, Anthropic CSV/JSON); `tokenlens sources` lists them.",
             )
         got = read(found, user=who)

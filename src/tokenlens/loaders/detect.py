@@ -189,16 +189,30 @@ def _cannot_read(path: Path, exc: BaseException) -> InputError:
 
 def _unknown_error(path: Path, head: bytes = b"") -> InputError:
     first = head.split(b"\n", 1)[0]
+    known = "; ".join(FORMAT_NAMES.values())
+    if _binary(head):
+        return InputError(
+            f"{path}: a binary file, not a usage export tokenlens knows",
+            hint=f"Known formats: {known}. Give the export as it was downloaded.",
+        )
     if b"\t" in first and b"," not in first:
         return InputError(
             f"{path}: a tab-separated file, not a usage export tokenlens knows",
             hint="Save it as CSV (comma-separated), or download the export again.",
         )
-    known = "; ".join(FORMAT_NAMES.values())
     return InputError(
         f"{path}: not a usage export tokenlens knows",
         hint=f"Known formats: {known}. Use --source to force one.",
     )
+
+
+def _binary(head: bytes) -> bool:
+    """True for bytes that are not text: a NUL byte, or more than 1 in 20 undecodable as
+    UTF-8 (UTF-16 text, which holds NUL bytes, is decoded before it gets here)."""
+    if b"\x00" in head:
+        return True
+    replaced = head.decode("utf-8", errors="replace").count("\ufffd")
+    return replaced * 20 > max(len(head), 1)
 
 
 def _empty_error(path: Path) -> InputError:
@@ -278,6 +292,8 @@ def _named(path: Path) -> bool:
 _SKIPPED: Final = {
     "empty file": "skipped empty files",
     "not a usage export tokenlens knows": "skipped files that are not a known usage export",
+    "a binary file, not a usage export tokenlens knows": "skipped binary files "
+    "(not a known usage export)",
     "a tab-separated file, not a usage export tokenlens knows": "skipped tab-separated files "
     "(not a known usage export)",
     "a zip archive; tokenlens reads the files inside it, not the archive": "skipped zip "
