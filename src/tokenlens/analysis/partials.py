@@ -29,9 +29,8 @@ def partials(empty: Collection[str] = ()) -> list[pl.Expr]:
     `empty` names columns known to hold no value in any row: the partials made of them alone
     are left out here, and `filled` gives their values after the aggregation.
     """
-    tokenless = set(schema.TOKENS) <= set(empty)
     priced = pl.col("cost_basis").is_in(list(_PRICED))
-    out = [
+    always = [
         schema.is_usage().sum().cast(pl.Int64).alias("events"),
         exprs.exact_units(pl.col("requests")).sum().alias("_requests_u"),
         pl.col("cost_basis").min().alias("_basis_min"),
@@ -39,50 +38,49 @@ def partials(empty: Collection[str] = ()) -> list[pl.Expr]:
         # events only: rows carrying only lines of code or commits have nothing to price
         (schema.is_usage() & ~priced).sum().cast(pl.Int64).alias("unpriced_events"),
     ]
-    if not tokenless:
-        out += [
-            schema.total_tokens().sum().alias("total_tokens"),
-            schema.has_tokens().sum().cast(pl.Int64).alias("_total_tokens_n"),
-            schema.total_tokens().filter(priced).sum().alias("_priced_tokens"),
-            # $/Mtok pairs cost with tokens: a cost without tokens (a premium request) is left
-            # out.
-            exprs.exact_units(pl.when(priced & schema.has_tokens()).then(pl.col("cost_usd")))
-            .sum()
-            .alias("_token_cost_u"),
-        ]
-    for column in (*TOKEN_SUMS, *SIGNALS):
-        if column not in empty:
-            count = pl.col(column).count().cast(pl.Int64).alias(f"_{column}_n")
-            out += [pl.col(column).sum(), count]
-    for column in DOLLARS:
-        if column not in empty:
-            out += [
-                exprs.exact_units(pl.col(column)).sum().alias(f"_{column}_u"),
-                pl.col(column).count().cast(pl.Int64).alias(f"_{column}_n"),
-            ]
-    return out
+    return always + [part for needs, part, _ in _by_columns(priced) if not needs <= set(empty)]
 
 
 def filled(empty: Collection[str]) -> list[pl.Expr]:
     """The partials `partials(empty)` leaves out, as the values they take over rows where their
     columns hold nothing: sums of nothing are 0 and so are the counts (which make them null)."""
+    priced = pl.col("cost_basis").is_in(list(_PRICED))
+    return [value for needs, _, value in _by_columns(priced) if needs <= set(empty)]
+
+
+def _by_columns(priced: pl.Expr) -> list[tuple[frozenset[str], pl.Expr, pl.Expr]]:
+    """The partials made of stored columns alone: (those columns, the partial, its value over
+    rows where they hold nothing)."""
     zero = pl.lit(0, pl.Int64)
     no_units = pl.lit(0, pl.Int128)
-    out = []
-    if set(schema.TOKENS) <= set(empty):
-        out += [
-            zero.alias("total_tokens"),
-            zero.alias("_total_tokens_n"),
-            zero.alias("_priced_tokens"),
-            no_units.alias("_token_cost_u"),
-        ]
+    tokens = frozenset(schema.TOKENS)
+    out = [
+        (tokens, schema.total_tokens().sum().alias("total_tokens"), zero),
+        (tokens, schema.has_tokens().sum().cast(pl.Int64).alias("_total_tokens_n"), zero),
+        (tokens, schema.total_tokens().filter(priced).sum().alias("_priced_tokens"), zero),
+        (
+            tokens,
+            # $/Mtok pairs cost with tokens: a cost without tokens (a premium request) is left
+            # out.
+            exprs.exact_units(pl.when(priced & schema.has_tokens()).then(pl.col("cost_usd")))
+            .sum()
+            .alias("_token_cost_u"),
+            no_units,
+        ),
+    ]
     for column in (*TOKEN_SUMS, *SIGNALS):
-        if column in empty:
-            out += [zero.alias(column), zero.alias(f"_{column}_n")]
+        needs = frozenset([column])
+        out += [
+            (needs, pl.col(column).sum(), zero),
+            (needs, pl.col(column).count().cast(pl.Int64).alias(f"_{column}_n"), zero),
+        ]
     for column in DOLLARS:
-        if column in empty:
-            out += [no_units.alias(f"_{column}_u"), zero.alias(f"_{column}_n")]
-    return out
+        needs = frozenset([column])
+        out += [
+            (needs, exprs.exact_units(pl.col(column)).sum().alias(f"_{column}_u"), no_units),
+            (needs, pl.col(column).count().cast(pl.Int64).alias(f"_{column}_n"), zero),
+        ]
+    return [(needs, part, value.alias(part.meta.output_name())) for needs, part, value in out]
 
 
 def combined(names: list[str]) -> list[pl.Expr]:

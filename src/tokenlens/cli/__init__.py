@@ -110,7 +110,7 @@ def _allocator_defaults() -> None:
       rather than kept per thread. A cold report of a 1 GiB Claude Code tree peaks about 30 MB
       lower, at the same speed.
     - Freed pages are kept for reuse rather than handed back to the system over the following
-      ten seconds: pages handed back are faulted in again by the next step. About 5-10% faster
+      ten seconds: pages handed back are faulted in again by the next step. About 5-15% faster
       on a million-row export, which peaks about 10% higher; no change on Claude Code trees.
     (bench/RESULTS.md)"""
     conf = f"narenas:{os.cpu_count() or 1},dirty_decay_ms:-1,muzzy_decay_ms:-1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 import polars as pl
 
@@ -62,6 +63,22 @@ def utc_millis(cell: pl.Expr) -> pl.Expr:
     return pl.when(tail.str.contains(r"^\.[0-9]{3}Z$")).then(
         seconds + pl.duration(milliseconds=millis)
     )
+
+
+def any_time(cell: pl.Expr) -> pl.Expr:
+    """A time in any ISO-8601 spelling (offsets, any fraction, none), or epoch seconds or
+    milliseconds, as UTC; else null. The general parse, for cells `utc_millis` leaves null."""
+    # Nearly every time in a file is distinct: a cache of parsed strings only costs time.
+    exact = cell.str.to_datetime(_ISO_UTC, time_zone="UTC", strict=False, cache=False)
+    other = iso_dated(cell).str.to_datetime(time_zone="UTC", strict=False, cache=False)
+    return (
+        exact.dt.cast_time_unit("us")
+        .fill_null(other.dt.cast_time_unit("us"))
+        .fill_null(epoch_text(cell))
+    )
+
+
+_ISO_UTC: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 
 def iso_dated(cell: pl.Expr) -> pl.Expr:

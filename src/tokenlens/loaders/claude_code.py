@@ -18,7 +18,7 @@ import polars as pl
 from tokenlens import schema
 from tokenlens.errors import Notice
 from tokenlens.loaders import claude_lines
-from tokenlens.loaders.base import Scan, epoch_text, iso_dated, utc_millis
+from tokenlens.loaders.base import Scan, any_time, utc_millis
 from tokenlens.loaders.checks import Tally
 from tokenlens.loaders.claude_lines import default_roots, find_files, read_records
 
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 SOURCE: Final = claude_lines.SOURCE
-_TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 
 def scan_claude_code(paths: Sequence[Path], *, user: str) -> Scan:
@@ -129,22 +128,11 @@ def _texts(values: str | list[str]) -> pl.Series:
 
 
 def _times(text: pl.Series) -> pl.Series:
-    """Timestamps as written by Claude Code (`utc_millis`); other ISO-8601 spellings (offsets,
-    no fraction) and epoch seconds or milliseconds too. Null where none of these reads."""
-    stamp = pl.col("timestamp")
-    ts = text.to_frame().select(utc_millis(stamp)).to_series()
+    """Timestamps as written by Claude Code (`utc_millis`); other spellings (`any_time`) only
+    when some cell needs them. Null where none of these reads."""
+    ts = text.to_frame().select(utc_millis(pl.col("timestamp"))).to_series()
     if ts.null_count() > text.null_count():  # another spelling: parsed again, generally
-        exact = stamp.str.to_datetime(_TS_FORMAT, time_zone="UTC", strict=False, cache=False)
-        other = iso_dated(stamp).str.to_datetime(time_zone="UTC", strict=False)
-        ts = (
-            text.to_frame()
-            .select(
-                exact.dt.cast_time_unit("us")
-                .fill_null(other.dt.cast_time_unit("us"))
-                .fill_null(epoch_text(stamp))
-            )
-            .to_series()
-        )
+        ts = text.to_frame().select(any_time(pl.col("timestamp"))).to_series()
     return ts.alias("ts")
 
 

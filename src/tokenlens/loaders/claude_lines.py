@@ -605,9 +605,7 @@ def _run(
     readers = []
     for _ in range(READERS):
         receive, send = context.Pipe(duplex=False)
-        child = context.Process(
-            target=_child, args=(jobs, counter, len(jobs), send, receive), daemon=True
-        )
+        child = context.Process(target=_child, args=(jobs, counter, send, receive), daemon=True)
         child.start()
         send.close()
         readers.append((child, receive))
@@ -657,15 +655,15 @@ class _Claim:
         return at
 
 
-def _child(jobs: list[FileJob], counter: Any, end: int, send: Any, receive: Any) -> None:
-    """The second reader: its rows, or what it raised, go back through the pipe.
+def _child(jobs: list[FileJob], counter: Any, send: Any, receive: Any) -> None:
+    """A reader: its rows, or what it raised, go back through the pipe.
 
     A forked child holds a copy of the pipe's reading end too: it is closed first, so that a
     send fails, rather than waits for ever, once the parent has closed its own.
     """
     receive.close()
     try:
-        result: Chunk | BaseException = scan_files(jobs, _Claim(counter, end))
+        result: Chunk | BaseException = scan_files(jobs, _Claim(counter, len(jobs)))
     except Exception as exc:  # handed to the parent, which raises it
         result = exc
     send.send(result)
@@ -680,7 +678,7 @@ def read_records(
 ) -> tuple[list[Path], Chunk]:
     """The raw usage records of the files under `paths` (no polars involved).
 
-    `meanwhile` runs while a second process reads, so slow imports cost no wall time.
+    `meanwhile` runs while the reader processes read, so slow imports cost no wall time.
     """
     files = find_files(paths)
     return files, read_files(files, meanwhile=meanwhile, parallel_min_bytes=parallel_min_bytes)

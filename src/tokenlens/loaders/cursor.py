@@ -66,8 +66,7 @@ from tokenlens.loaders import files as rawfiles
 from tokenlens.loaders.base import (
     ExportKind,
     Scan,
-    epoch_text,
-    iso_dated,
+    any_time,
     maybe_repeated,
     utc_millis,
 )
@@ -120,7 +119,6 @@ _NO_COST: Final = ("", "included", "-", "free")
 _ZERO_REQUESTS: Final = ("-", "free")
 _YOU: Final = "you"
 _NO_USER: Final = ("", "n/a")
-_DATE_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 _ID_DATE: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
 
 # Export shapes, lowest rank first: a copy loses to a higher-ranked copy of the same event.
@@ -315,7 +313,7 @@ def _read_csv(path: Path, *, user: str) -> tuple[pl.DataFrame, list[Notice], str
         .select(
             pl.col(_ROW),
             *(_strip(c, types[c]).alias(f"_t_{c}") for c in names),
-            _timestamp(pl.col("date"), other_dates=False).alias("ts"),  # untrimmed: see there
+            utc_millis(pl.col("date")).alias("ts"),  # untrimmed: other shapes are null there
         )
         .filter(~blank)
         .collect()
@@ -512,7 +510,7 @@ def _typed(present: set[str], shape: str, *, user: str, other_dates: bool) -> li
             text(src).cast(pl.Int64, strict=False).alias(f"_p_{c}")
             for c, src in token_source.items()
         ),
-        *([_timestamp(text("date"), other_dates=True).alias("ts")] * other_dates),
+        *([any_time(text("date")).alias("ts")] if other_dates else []),
         *_money_parts(text("reported_cost_usd"), "_p_cost"),
     ]
     if has_total:
@@ -600,18 +598,6 @@ def _units(cell: pl.Expr, name: str) -> tuple[pl.Expr, pl.Expr]:
     ok = number.is_finite().fill_null(False)
     value = pl.when(zero).then(pl.lit(0.0)).when(ok).then(number)
     return value, cell.is_not_null() & ~zero & ~ok
-
-
-def _timestamp(cell: pl.Expr, *, other_dates: bool) -> pl.Expr:
-    """Cursor writes `2026-02-16T15:00:48.960Z`, read by `utc_millis` (other spellings are
-    null there); with `other_dates`, every ISO-8601 spelling and epoch numbers."""
-    if not other_dates:
-        return utc_millis(cell)
-    # Nearly every time in an export is distinct: a cache of parsed strings only costs time.
-    exact = cell.str.to_datetime(_DATE_FORMAT, time_zone="UTC", strict=False, cache=False)
-    other = iso_dated(cell).str.to_datetime(time_zone="UTC", strict=False, cache=False)
-    other = other.dt.cast_time_unit("us")
-    return exact.dt.cast_time_unit("us").fill_null(other).fill_null(epoch_text(cell))
 
 
 def _finish(
