@@ -27,6 +27,7 @@ __all__ = [
     "dedupe",
     "default_roots",
     "find_files",
+    "notices",
     "scan",
     "scan_claude_code",
     "to_scan",
@@ -86,7 +87,7 @@ def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
             requests=pl.lit(1.0),
         )
     )
-    return Scan(SOURCE, frame, _notices(chunk, bad_ts), files)
+    return Scan(SOURCE, frame, notices(chunk, bad_ts), files)
 
 
 def _kind() -> pl.Expr:
@@ -157,12 +158,12 @@ _RAW: Final[dict[str, pl.DataType]] = {
 }
 
 
-def _notices(chunk: claude_lines.Chunk, bad_ts: dict[str, int]) -> list[Notice]:
+def notices(chunk: claude_lines.Chunk, bad_ts: dict[str, int] | None = None) -> list[Notice]:
     """One notice per reason and file, with the line numbers where the format has them."""
     tally = Tally("Claude Code: ")
     for path, line, reason in chunk.problems:
         tally.add(reason, path, line)
-    for path, count in bad_ts.items():
+    for path, count in (bad_ts or {}).items():
         tally.add("skipped lines with an unreadable timestamp", path, count=count)
     for path, reason in chunk.unreadable:
         tally.add(f"could not read file ({reason})", path)

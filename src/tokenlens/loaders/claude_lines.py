@@ -19,7 +19,9 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import pickle
 import sys
+import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -226,6 +228,50 @@ def lines(values: list[str]) -> str | list[str]:
     return text if values and text.count("\n") == len(values) - 1 else values
 
 
+@dataclass
+class Spill:
+    """Where readers of a large tree put their rows: every `flush_rows` rows, one file per
+    bucket under `folder`, each row in the bucket its message id hashes to (`bucket_of`), so
+    that every copy of a message (streamed copies, resumes, sidechain replays) shares a bucket.
+    Files are named `b<bucket>-<process>-<flush>.pkl` and hold one `Packed` each."""
+
+    folder: str
+    buckets: int
+    flush_rows: int = 50_000
+    flushes: int = 0
+
+    def write(self, rows: Rows) -> None:
+        """Move `rows` into this flush's bucket files."""
+        parts: dict[int, list[int]] = {}
+        for at, event_id in enumerate(rows.ids):
+            parts.setdefault(bucket_of(event_id, self.buckets), []).append(at)
+        for bucket, ats in parts.items():
+            packed = Packed(
+                lines([rows.ids[i] for i in ats]),
+                lines([rows.stamps[i] for i in ats]),
+                rows.names,
+                [array("q", [column[i] for i in ats]) for column in rows.numbers],
+                array("d", [rows.costs[i] for i in ats]),
+            )
+            name = f"b{bucket}-{os.getpid()}-{self.flushes}.pkl"
+            with open(os.path.join(self.folder, name), "wb") as out:
+                pickle.dump(packed, out, protocol=pickle.HIGHEST_PROTOCOL)
+        self.flushes += 1
+
+
+def bucket_of(event_id: str, buckets: int) -> int:
+    """The bucket of an event id's message id (the part before `:`), the same in every
+    process."""
+    return zlib.crc32(event_id.partition(":")[0].encode()) % buckets
+
+
+def load_packed(path: Path) -> Packed:
+    """One file a `Spill` wrote."""
+    with path.open("rb") as handle:
+        packed: Packed = pickle.load(handle)  # written by this run's readers
+    return packed
+
+
 def _loses(flags: int, total: int, old_flags: int, old_total: int) -> bool:
     """Whether a copy loses to the one kept, by ccusage's precedence: a parent (non-sidechain)
     copy, then more tokens, then fast mode; a full tie keeps the first."""
@@ -371,16 +417,19 @@ def _usage_lines(path: str) -> Iterator[tuple[bytes, bool]]:
             yield carry, True
 
 
-def scan_files(jobs: list[FileJob], claim: Callable[[], int] | None = None) -> Chunk:
+def scan_files(
+    jobs: list[FileJob], claim: Callable[[], int] | None = None, spill: Spill | None = None
+) -> Chunk:
     """Read the given files and keep, per dedupe key, the copy ccusage's rules prefer.
 
     With `claim`, read only the files whose indexes it hands out (-1: none left), in order.
+    With `spill`, the rows go to its files rather than into the chunk.
     The records hold no reference cycles, so the cycle collector is paused meanwhile.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan_files(jobs, claim)
+        return _scan_files(jobs, claim, spill)
     finally:
         if enabled:
             gc.enable()
@@ -394,7 +443,7 @@ def _claimed(jobs: list[FileJob], claim: Callable[[], int] | None) -> Iterator[F
         yield jobs[at]
 
 
-def _scan_files(jobs: list[FileJob], claim: Callable[[], int] | None) -> Chunk:
+def _scan_files(jobs: list[FileJob], claim: Callable[[], int] | None, spill: Spill | None) -> Chunk:
     chunk = Chunk()
     rows = Rows()
     decode = _LINE.decode
@@ -429,8 +478,13 @@ def _scan_files(jobs: list[FileJob], claim: Callable[[], int] | None) -> Chunk:
         rows.add(kept)
         if damaged:
             chunk.problems.extend(_locate(job.path, damaged))
+        if spill is not None and len(rows) >= spill.flush_rows:
+            spill.write(rows)
+            rows = Rows()
     chunk.lines_seen = lines_seen
-    if rows:
+    if rows and spill is not None:
+        spill.write(rows)
+    elif rows:
         chunk.rows.append(rows.packed())
     return chunk
 
@@ -587,7 +641,10 @@ def _job(path: Path, origin: int) -> FileJob:
 
 
 def _run(
-    jobs: list[FileJob], meanwhile: Callable[[], object] | None, sizes: list[int] | None
+    jobs: list[FileJob],
+    meanwhile: Callable[[], object] | None,
+    sizes: list[int] | None,
+    spill: Spill | None = None,
 ) -> Chunk:
     """Read with `READERS` forked children when given the files' sizes: they take files from a
     shared counter while this process runs `meanwhile` (imports, say), then hand their rows
@@ -599,13 +656,15 @@ def _run(
     if sizes is None or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
         if meanwhile is not None:
             meanwhile()
-        return scan_files(jobs)
+        return scan_files(jobs, spill=spill)
     context = process_context()
     counter = context.Value("q", 0)
     readers = []
     for _ in range(READERS):
         receive, send = context.Pipe(duplex=False)
-        child = context.Process(target=_child, args=(jobs, counter, send, receive), daemon=True)
+        child = context.Process(
+            target=_child, args=(jobs, counter, send, receive, spill), daemon=True
+        )
         child.start()
         send.close()
         readers.append((child, receive))
@@ -655,7 +714,7 @@ class _Claim:
         return at
 
 
-def _child(jobs: list[FileJob], counter: Any, send: Any, receive: Any) -> None:
+def _child(jobs: list[FileJob], counter: Any, send: Any, receive: Any, spill: Spill | None) -> None:
     """A reader: its rows, or what it raised, go back through the pipe.
 
     A forked child holds a copy of the pipe's reading end too: it is closed first, so that a
@@ -663,7 +722,7 @@ def _child(jobs: list[FileJob], counter: Any, send: Any, receive: Any) -> None:
     """
     receive.close()
     try:
-        result: Chunk | BaseException = scan_files(jobs, _Claim(counter, len(jobs)))
+        result: Chunk | BaseException = scan_files(jobs, _Claim(counter, len(jobs)), spill)
     except Exception as exc:  # handed to the parent, which raises it
         result = exc
     send.send(result)
@@ -690,9 +749,11 @@ def read_files(
     sizes: list[int] | None = None,
     meanwhile: Callable[[], object] | None = None,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+    spill: Spill | None = None,
 ) -> Chunk:
     """`read_records` for files already found (as `find_files` gives them, in its order), of
-    the given sizes in bytes."""
+    the given sizes in bytes. With `spill`, the rows go to its files (see `Spill`)."""
     jobs = [_job(path, i) for i, path in enumerate(files)]
     sizes = file_sizes(files) if sizes is None else sizes
-    return _run(jobs, meanwhile, sizes if sum(sizes) >= parallel_min_bytes else None)
+    parallel = sizes if sum(sizes) >= parallel_min_bytes else None
+    return _run(jobs, meanwhile, parallel, spill)
