@@ -17,7 +17,7 @@ import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final, Literal
@@ -379,20 +379,35 @@ def price(
     costs) rather than held, and set beside the rows, so the wide columns (event ids, paths)
     are never copied by a join.
     """
+    priced, notices = price_parts([lf], overrides=overrides)
+    return priced[0], notices
+
+
+def price_parts(
+    parts: Sequence[pl.LazyFrame], *, overrides: Overrides | None = None
+) -> tuple[list[pl.LazyFrame], list[Notice]]:
+    """`price` for rows held in parts, each priced on its own (so that one part's costs are
+    computed at a time), with the keys resolved once for all of them."""
     overrides = overrides or Overrides()
     needed = ["source", "model", "ts", "kind", "reported_cost_usd", *_COST_INPUTS]
-    narrow = lf.select(needed)
-    keys = (
-        narrow.filter(schema.has_tokens())
-        .group_by(
-            "source",
-            "model",
-            pl.col("ts").dt.date().alias("_day"),
-            schema.is_fast().alias("_fast"),
+    narrows = [part.select(needed) for part in parts]
+    key_columns = [
+        "source",
+        "model",
+        pl.col("ts").dt.date().alias("_day"),
+        schema.is_fast().alias("_fast"),
+    ]
+    needs = pl.col("reported_cost_usd").is_null().any().alias("_needs_price")
+    each = [n.filter(schema.has_tokens()).group_by(key_columns).agg(needs) for n in narrows]
+    if len(each) == 1:
+        keys = each[0].collect(engine="streaming")
+    else:
+        keys = (
+            pl.concat(each)
+            .group_by("source", "model", "_day", "_fast", maintain_order=True)
+            .agg(pl.col("_needs_price").any())
+            .collect(engine="streaming")
         )
-        .agg(pl.col("reported_cost_usd").is_null().any().alias("_needs_price"))
-        .collect(engine="streaming")
-    )
     unpriced: dict[str, int] = {}
     fast_unpriced: set[str] = set()
     resolved: list[tuple[ModelRate | None, list[int]]] = []
@@ -411,10 +426,14 @@ def price(
             fast_unpriced.add(model)
         resolved.append((rate, [] if source in AGGREGATE_SOURCES else _breakpoints(rate)))
     save_rates()
-    costs = _costs(narrow, keys.select("source", "model", "_day", "_fast"), resolved, overrides)
-    joined = lf.drop("computed_cost_usd", "price_version", strict=False).with_columns(
-        costs, price_version=pl.lit(price_version(overrides))
-    )
+    key_table = keys.select("source", "model", "_day", "_fast")
+    version = price_version(overrides)
+    priced = [
+        part.drop("computed_cost_usd", "price_version", strict=False).with_columns(
+            _costs(narrow, key_table, resolved, overrides), price_version=pl.lit(version)
+        )
+        for part, narrow in zip(parts, narrows, strict=True)
+    ]
     notices = [unpriced_notice(unpriced)] if unpriced else []
     if fast_unpriced:
         notices.append(
@@ -425,7 +444,7 @@ def price(
                 len(fast_unpriced),
             )
         )
-    return joined, notices
+    return priced, notices
 
 
 def unpriced_notice(models: Collection[str]) -> Notice:

@@ -16,7 +16,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
 
+from tokenlens.cli import app
 from tokenlens.loaders import claude_batches, claude_lines
 from tokenlens.loaders.claude_batches import scan
 
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "tests" / "fixtures" / "claude_generated"
 REAL = ROOT / "tests" / "fixtures" / "claude_code"
 TOKENS = ("input_tokens", "cache_write_tokens", "cache_read_tokens", "output_tokens")
+runner = CliRunner()
 
 
 def _whole(path: Path) -> pl.DataFrame:
@@ -97,3 +100,58 @@ def test_temporary_files_are_gone_after_the_rows_are_read() -> None:
     for folder in made - before:
         # Only the deduplicated buckets are left while the process lives; the readers' are gone.
         assert all(p.name.startswith("rows-") for p in folder.iterdir())
+
+
+def _report(monkeypatch: pytest.MonkeyPatch, args: list[str], *, in_parts: bool) -> str:
+    """`tokenlens report` of the generated tree, read whole or in buckets of 40 kB (each priced
+    and added up as a part of its own)."""
+    if in_parts:
+        monkeypatch.setattr(claude_batches, "ONE_GO_BYTES", 0)
+        monkeypatch.setattr(claude_batches, "BUCKET_BYTES", 40_000)
+    else:
+        monkeypatch.undo()
+    result = runner.invoke(app, ["report", str(GENERATED / "projects"), "--tz", "UTC", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--json"],
+        ["--by", "model", "--by", "day", "--json"],
+        ["--by", "session", "--format", "csv"],
+        ["--by", "model_family", "--by", "project", "--json", "--since", "2025-10-01"],
+        ["--by", "week", "--model", "sonnet", "--json", "--cost-mode", "calculate"],
+        [],  # the table: by day and by model
+    ],
+)
+def test_a_report_added_up_in_parts_equals_a_whole_read(
+    monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    whole = _report(monkeypatch, args, in_parts=False)
+    parts = _report(monkeypatch, args, in_parts=True)
+    if "--json" in args:
+        a, b = json.loads(whole), json.loads(parts)
+        assert a.pop("generated_at") and b.pop("generated_at")
+        assert a["rows"], "the report must have rows to compare"
+        assert b == a
+    else:
+        assert parts == whole
+        assert len(whole.splitlines()) > 5
+
+
+def test_the_report_is_read_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without parts, the test above would compare a whole read with itself.
+    from tokenlens.analysis import totals
+
+    calls: list[int] = []
+    real = totals.grand_and_grouped_parts
+
+    def counted(parts: list[pl.LazyFrame], **kwargs: object) -> object:
+        calls.append(len(parts))
+        return real(parts, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(totals, "grand_and_grouped_parts", counted)
+    _report(monkeypatch, ["--json"], in_parts=True)
+    assert calls and calls[0] > 10

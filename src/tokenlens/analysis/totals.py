@@ -84,6 +84,48 @@ def grand_and_grouped(
     )
 
 
+def grand_and_grouped_parts(
+    parts: Sequence[pl.LazyFrame],
+    *,
+    by: Sequence[str],
+    tz: str = "UTC",
+    blended_usd_per_mtok: float | None = None,
+    empty: Collection[str] = (),
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`grand_and_grouped` of the rows of all `parts` together, taking one part at a time: each
+    part's groups' partial sums and distinct session ids are added up, so only one part's rows
+    are held at once. `by` must not be empty."""
+    keys = list(by)
+    partial = []
+    for each in parts:
+        part = with_model_family(each) if "model_family" in keys else each
+        part_groups = part.group_by([exprs.group_expr(k, tz) for k in keys]).agg(
+            *partials.partials(empty),
+            pl.col("session_id").drop_nulls().unique().alias("_session_ids"),
+        )
+        partial.append(part_groups.collect())
+    together = pl.concat(partial, how="vertical_relaxed")
+    names = [c for c in together.columns if c not in keys and c != "_session_ids"]
+    ids = pl.col("_session_ids").explode().drop_nulls()
+    grouped = (
+        together.lazy()
+        .group_by(keys)
+        .agg(*partials.combined(names), ids.n_unique().cast(pl.Int64).alias("sessions"))
+        .with_columns(partials.filled(empty))
+        .collect()
+    )
+    grand = (
+        together.lazy()
+        .select(*partials.combined(names), ids.n_unique().cast(pl.Int64).alias("sessions"))
+        .with_columns(partials.filled(empty))
+        .collect()
+    )
+    return (
+        _finish(grand, [], blended_usd_per_mtok),
+        _finish(grouped, keys, blended_usd_per_mtok),
+    )
+
+
 # Distinct session ids: not a sum, so counted over the rows of each group and of all of them.
 _SESSIONS: Final = pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions")
 

@@ -28,6 +28,7 @@ class Loaded:
     notices: list[Notice] = field(default_factory=list)
     origin: str = ""
     empty: frozenset[str] = frozenset()  # stored columns known to hold no value in any row
+    parts: list[pl.LazyFrame] = field(default_factory=list)  # `rows` in parts (`Read.parts`)
 
 
 def skipped_hint(notices: list[Notice]) -> str | None:
@@ -163,6 +164,9 @@ class Read:
     notices: list[Notice]
     files: list[Path]
     merges: dict[str, Any]
+    # `frame` in parts that share no event, when a loader read in parts (else empty): each
+    # part can be priced and added up alone, so that a report holds one part's rows at a time.
+    parts: list[pl.LazyFrame] = field(default_factory=list)
 
 
 def read(classified: Classified, *, user: str) -> Read:
@@ -200,7 +204,12 @@ def read(classified: Classified, *, user: str) -> Read:
     frame = pl.concat(frames, how="vertical")
     notices.extend(_date_notices(frame))
     read_files = [f for scan in scans for f in scan.files]
-    return Read(frame, shown(notices, classified.roots), read_files, merges)
+    parts: list[pl.LazyFrame] = []
+    if any(scan.parts for scan in scans):
+        parts = [p for scan in scans for p in scan.parts]
+        whole = [scan.frame for scan in scans if not scan.parts]
+        parts += [pl.concat(whole, how="vertical")] if whole else []
+    return Read(frame, shown(notices, classified.roots), read_files, merges, parts)
 
 
 def _date_notices(frame: pl.LazyFrame) -> list[Notice]:
@@ -290,7 +299,7 @@ def load(
                 "(Cursor, Copilot, Anthropic CSV/JSON); `tokenlens sources` lists them.",
             )
         got = read(found, user=who)
-        return _priced(got.frame, got.notices, cfg, "paths")
+        return _priced(got, cfg, "paths")
     from tokenlens import config, pricing, schema
     from tokenlens.store import Store
 
@@ -322,14 +331,20 @@ def load(
             hint="Give paths (tokenlens report ~/.claude/projects) or run `tokenlens ingest`.",
         )
     got = read(found, user=who)
-    return _priced(got.frame, got.notices, cfg, "local logs")
+    return _priced(got, cfg, "local logs")
 
 
-def _priced(frame: pl.LazyFrame, notices: list[Notice], cfg: Config, origin: str) -> Loaded:
+def _priced(got: Read, cfg: Config, origin: str) -> Loaded:
     from tokenlens import pricing
 
-    priced, price_notices = pricing.price(frame, overrides=overrides(cfg))
-    return Loaded(priced, [*notices, *price_notices], origin)
+    if not got.parts:
+        priced, price_notices = pricing.price(got.frame, overrides=overrides(cfg))
+        return Loaded(priced, [*got.notices, *price_notices], origin)
+    import polars as pl
+
+    parts, price_notices = pricing.price_parts(got.parts, overrides=overrides(cfg))
+    rows = pl.concat(parts, how="vertical")
+    return Loaded(rows, [*got.notices, *price_notices], origin, parts=parts)
 
 
 @dataclass
@@ -344,6 +359,7 @@ class Selection:
     end: Any  # date | None: the period's last day (--until, else the last event)
     filters: dict[str, Any]
     empty: frozenset[str] = frozenset()  # stored columns known to hold no value in any row
+    parts: list[pl.LazyFrame] = field(default_factory=list)  # `rows` in parts (`Read.parts`)
 
 
 def select(
@@ -372,14 +388,22 @@ def select(
     from tokenlens.analysis import filters, identity
     from tokenlens.cli.common import parse_day
 
-    rows = pricing.with_cost(loaded.rows, cost_mode)  # type: ignore[arg-type]
-    rows = identity.apply_identities(rows, aliases=cfg.user_aliases, teams=cfg.teams)
     who = [cfg.user_aliases.get(user, user)] if user else None
-    rows = filters.apply(rows, sources=sources, models=models, projects=projects, users=who)
+
+    def selected(lf: pl.LazyFrame) -> pl.LazyFrame:
+        lf = pricing.with_cost(lf, cost_mode)  # type: ignore[arg-type]
+        lf = identity.apply_identities(lf, aliases=cfg.user_aliases, teams=cfg.teams)
+        return filters.apply(lf, sources=sources, models=models, projects=projects, users=who)
+
+    rows = selected(loaded.rows)
     last = filters.last_day(rows, zone)
     end = parse_day(until, anchor=last, option="--until")
     start = parse_day(since, anchor=end or last, option="--since")
-    rows = filters.apply(rows, since=start, until=end, tz=zone).cache()
+    parts = [
+        filters.apply(selected(part), since=start, until=end, tz=zone) for part in loaded.parts
+    ]
+    rows = filters.apply(rows, since=start, until=end, tz=zone)
+    rows = rows if parts else rows.cache()
     shown = {
         "since": start,
         "until": end,
@@ -390,4 +414,6 @@ def select(
         "user": user,
         "cost_mode": cost_mode,
     }
-    return Selection(rows, loaded.notices, cfg, zone, start, end or last, shown, loaded.empty)
+    return Selection(
+        rows, loaded.notices, cfg, zone, start, end or last, shown, loaded.empty, parts
+    )

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tokenlens.cli import common, inputs
 from tokenlens.cli.app import app
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class GroupBy(str, Enum):
@@ -69,14 +73,25 @@ def report(
     keys = list(dict.fromkeys(k.value for k in by or []))  # a key given twice groups once
     # The totals take one pass over the source. The table's further summaries read memory, not
     # the files again, holding only the columns they use.
-    rows, zone = sel.rows.drop(_unused(keys, fmt, json_), strict=False), sel.tz
-    if not json_ and fmt is common.Format.table:
+    unused = _unused(keys, fmt, json_)
+    rows, zone = sel.rows.drop(unused, strict=False), sel.tz
+    # Rows read in parts are added up a part at a time, so only one part's rows are held.
+    parts = [part.drop(unused, strict=False) for part in sel.parts]
+    if not json_ and fmt is common.Format.table and not parts:
         rows = rows.collect().lazy()
+
+    def grand_and_grouped(by: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        if parts:
+            return totals.grand_and_grouped_parts(
+                parts, by=by, tz=zone, blended_usd_per_mtok=blended_price, empty=sel.empty
+            )
+        return totals.grand_and_grouped(
+            rows, by=by, tz=zone, blended_usd_per_mtok=blended_price, empty=sel.empty
+        )
+
     # The grand total comes with the first grouping (by day when no --by is given).
     first_keys = keys or ["day"]
-    grand, grouped = totals.grand_and_grouped(
-        rows, by=first_keys, tz=zone, blended_usd_per_mtok=blended_price, empty=sel.empty
-    )
+    grand, grouped = grand_and_grouped(first_keys)
     overall = grand.row(0, named=True)
     generated = datetime.now(UTC)
     shown_filters = {**sel.filters, "blended_price": blended_price}
@@ -109,7 +124,9 @@ def report(
                 (
                     "By model",
                     ["model"],
-                    totals.totals(
+                    grand_and_grouped(["model"])[1]
+                    if parts
+                    else totals.totals(
                         rows,
                         by=["model"],
                         tz=zone,

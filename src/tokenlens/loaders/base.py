@@ -32,6 +32,9 @@ class Scan:
     frame: pl.LazyFrame
     notices: list[Notice] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    # The rows of `frame` in parts, when read so (every copy of an event in one part): each
+    # part can be priced and added up on its own.
+    parts: list[pl.LazyFrame] = field(default_factory=list)
 
 
 def epoch_text(text: pl.Expr) -> pl.Expr:

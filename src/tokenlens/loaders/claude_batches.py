@@ -37,11 +37,15 @@ def scan(
     *,
     user: str,
     meanwhile: Callable[[], object] | None = None,
-    one_go_bytes: int = ONE_GO_BYTES,
-    bucket_bytes: int = BUCKET_BYTES,
+    one_go_bytes: int | None = None,
+    bucket_bytes: int | None = None,
     flush_rows: int = FLUSH_ROWS,
 ) -> Scan:
-    """Canonical, deduplicated rows of the transcripts under `paths`; see the module's note."""
+    """Canonical, deduplicated rows of the transcripts under `paths`; see the module's note.
+
+    On a tree read in buckets, the scan's `parts` are the buckets' rows, one part each."""
+    one_go_bytes = ONE_GO_BYTES if one_go_bytes is None else one_go_bytes
+    bucket_bytes = BUCKET_BYTES if bucket_bytes is None else bucket_bytes
     files = claude_lines.find_files(paths)
     sizes = claude_lines.file_sizes(files)
     total = sum(sizes)
@@ -81,12 +85,11 @@ def scan(
         out = folder / f"rows-{bucket}.parquet"
         rows.frame.collect().write_parquet(out, compression="lz4", statistics=False)
         written.append(out)
-    frame = (
-        schema.conform(pl.scan_parquet(written))  # in bucket order: sorting would cost memory
-        if written
-        else schema.empty(schema.USAGE).lazy()
-    )
-    return Scan(claude_code.SOURCE, frame, _summed(notices), files)
+    if not written:
+        return Scan(claude_code.SOURCE, schema.empty(schema.USAGE).lazy(), _summed(notices), files)
+    frame = schema.conform(pl.scan_parquet(written))  # in bucket order: sorting costs memory
+    parts = [schema.conform(pl.scan_parquet(path)) for path in written]
+    return Scan(claude_code.SOURCE, frame, _summed(notices), files, parts)
 
 
 def _summed(notices: list[Notice]) -> list[Notice]:
