@@ -155,3 +155,34 @@ def test_the_report_is_read_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(totals, "grand_and_grouped_parts", counted)
     _report(monkeypatch, ["--json"], in_parts=True)
     assert calls and calls[0] > 10
+
+
+def _ingest(monkeypatch: pytest.MonkeyPatch, store: Path, *, in_parts: bool) -> tuple[str, str]:
+    """`tokenlens ingest` of the generated tree (read whole, or in buckets of 40 kB), then the
+    store's rows as CSV, sorted."""
+    if in_parts:
+        monkeypatch.setattr(claude_batches, "ONE_GO_BYTES", 0)
+        monkeypatch.setattr(claude_batches, "BUCKET_BYTES", 40_000)
+    else:
+        monkeypatch.undo()
+    done = runner.invoke(app, ["ingest", str(GENERATED / "projects"), "--store", str(store)])
+    assert done.exit_code == 0, done.output
+    out = store / "rows.csv"
+    exported = runner.invoke(app, ["export", "--store", str(store), "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    rows = sorted(out.read_text().splitlines())
+    return done.stderr.split("files (")[1].split(";")[0], "\n".join(rows)
+
+
+def test_an_ingest_read_in_buckets_stores_the_rows_of_a_whole_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    whole = _ingest(monkeypatch, tmp_path / "whole", in_parts=False)
+    parts = _ingest(monkeypatch, tmp_path / "parts", in_parts=True)
+    assert whole[0] == "0 unchanged): 231 events read, 231 new"
+    assert parts == whole
+    assert len(whole[1].splitlines()) == 232  # the header and 231 rows
+    again = runner.invoke(
+        app, ["ingest", str(GENERATED / "projects"), "--store", str(tmp_path / "parts")]
+    )
+    assert "0 events read, 0 new" in again.stderr
