@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Bounded memory: `tokenlens report` of a 4 GiB tree with 1% damaged lines vs a clean 1 GiB tree.
+"""Bounded memory: peak RSS of a cold `tokenlens report` across tree sizes, against ccusage.
 
     python bench/bench_memory.py                 # trees under bench/out/, 3 rounds
     python bench/bench_memory.py --runs 1 --no-peer
+    python bench/bench_memory.py --with-8g       # add an 8 GiB tree (about 3 minutes to make)
 
-Both trees are generated once by gen_claude_tree.py (the 1 GiB one is bench_claude.py's) and
-reused. Each round runs, interleaved: tokenlens on the clean 1 GiB tree, tokenlens on the damaged
-4 GiB tree, and ccusage (the peer, `claude daily --json --offline`) on the 4 GiB tree. Reported:
-the largest single process's peak RSS (wait4 ru_maxrss, what /usr/bin/time -v shows) and, from a
-sampled round, the peak summed PSS of the whole process tree; wall medians for reference. Both
-tools must agree to the token on the damaged tree first (compare_ccusage.py).
+The trees are generated once by gen_claude_tree.py and reused: clean 250 MiB and 1 GiB trees
+(bench_claude.py's), a clean 1480 MiB tree (the largest read in one go, below
+claude_batches.ONE_GO_BYTES), and 4 GiB (and 8 GiB) trees with 1% damaged lines (read in
+buckets). Each round runs tokenlens on every tree, interleaved, then ccusage (the peer,
+`claude daily --json --offline`) on the 4 GiB tree. Reported: the largest single process's peak
+RSS (wait4 ru_maxrss, what /usr/bin/time -v shows) and, from a sampled round, the peak summed
+PSS of the whole process tree; wall medians for reference. Both tools must agree to the token
+on the damaged 4 GiB tree first (compare_ccusage.py).
 """
 
 from __future__ import annotations
@@ -31,8 +34,14 @@ import bytecode  # noqa: E402
 import compare_ccusage  # noqa: E402
 import gen_claude_tree  # noqa: E402
 
-CLEAN = ("claude-1024mb-seed7", 1024.0, 7, 0.0)
-DAMAGED = ("claude-4096mb-seed11-malformed1", 4096.0, 11, 1.0)
+TREES = [
+    ("clean 250 MiB", "claude-250mb-seed7", 250.0, 7, 0.0),
+    ("clean 1 GiB", "claude-1024mb-seed7", 1024.0, 7, 0.0),
+    ("clean 1480 MiB (largest one-go read)", "claude-1480mb-seed13", 1480.0, 13, 0.0),
+    ("4 GiB with 1% damaged lines", "claude-4096mb-seed11-malformed1", 4096.0, 11, 1.0),
+]
+EIGHT = ("8 GiB with 1% damaged lines", "claude-8192mb-seed17-malformed1", 8192.0, 17, 1.0)
+PEER_TREE = 3  # ccusage runs on the 4 GiB tree
 
 
 def ensure(out: Path, name: str, size_mb: float, seed: int, malformed_pct: float) -> Path:
@@ -51,29 +60,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "out")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-peer", action="store_true", help="skip ccusage")
+    ap.add_argument("--with-8g", action="store_true", help="add an 8 GiB tree")
     args = ap.parse_args(argv)
     bytecode.compile_tokenlens()
     args.out.mkdir(parents=True, exist_ok=True)
-    clean = ensure(args.out, *CLEAN)
-    damaged = ensure(args.out, *DAMAGED)
+    trees = TREES + ([EIGHT] if args.with_8g else [])
+    made = [
+        (label, ensure(args.out, name, size, seed, pct)) for label, name, size, seed, pct in trees
+    ]
+    peer_tree = made[PEER_TREE][1]
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    env = bench_claude.tool_env(damaged, work)
+    env = bench_claude.tool_env(peer_tree, work)
     tl = bench_claude.TOKENLENS
     series = [
         bench_claude.Series(
-            "tokenlens report, clean 1 GiB", [tl, "report", str(clean / "projects"), "--json"]
-        ),
-        bench_claude.Series(
-            "tokenlens report, 4 GiB with 1% damaged lines",
-            [tl, "report", str(damaged / "projects"), "--json"],
-        ),
+            f"tokenlens report, {label}", [tl, "report", str(tree / "projects"), "--json"]
+        )
+        for label, tree in made
     ]
     exact = None
     if not args.no_peer:
-        exact = compare_ccusage.compare(damaged, "cli") == 0
+        exact = compare_ccusage.compare(peer_tree, "cli") == 0
         series.append(
             bench_claude.Series(
-                "ccusage claude daily --json --offline, 4 GiB damaged",
+                f"ccusage claude daily --json --offline, {made[PEER_TREE][0]}",
                 [bench_claude.CCUSAGE, *bench_claude.CC_ARGS],
             )
         )
@@ -86,16 +96,18 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}, tokenlens {bench_claude._commit()}"
     )
     if exact is not None:
-        print(f"tokenlens == ccusage to the token on the damaged tree: {exact}")
+        print(f"tokenlens == ccusage to the token on the damaged 4 GiB tree: {exact}")
     print("| run | max proc RSS | tree PSS | wall (median) |")
     print("|---|---:|---:|---:|")
     for s in series:
         walls = statistics.median(r.wall for r in s.runs)
         print(f"| {s.name} | {s.maxrss:.0f} MB | {s.tree_pss or 0:.0f} MB | {walls:.1f} s |")
-    base, big = series[0].maxrss, series[1].maxrss
-    print(f"4 GiB damaged / 1 GiB clean, max proc RSS: {big / base:.2f}")
-    if len(series) > 2:
-        print(f"tokenlens / ccusage on 4 GiB, max proc RSS: {big / series[2].maxrss:.2f}")
+    ours = [s.maxrss for s in series[: len(made)]]
+    print(f"largest / smallest tokenlens peak across the trees: {max(ours) / min(ours):.2f}")
+    print(f"4 GiB damaged / 1 GiB clean, max proc RSS: {ours[PEER_TREE] / ours[1]:.2f}")
+    if not args.no_peer:
+        peer = series[-1].maxrss
+        print(f"tokenlens / ccusage on the 4 GiB tree, max proc RSS: {ours[PEER_TREE] / peer:.2f}")
     return 0
 
 

@@ -93,33 +93,38 @@ def grand_and_grouped_parts(
     empty: Collection[str] = (),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`grand_and_grouped` of the rows of all `parts` together, taking one part at a time: each
-    part's groups' partial sums and distinct session ids are added up, so only one part's rows
-    are held at once. `by` must not be empty."""
+    part's partial sums per group are added to those of the parts before it, and its distinct
+    session ids per group joined to theirs, so only one part's rows and one running sum are
+    held at once. `by` must not be empty."""
     keys = list(by)
-    partial = []
+    ids = pl.col("_session_ids")
+    running: pl.DataFrame | None = None
+    names: list[str] = []
     for each in parts:
         part = with_model_family(each) if "model_family" in keys else each
-        part_groups = part.group_by([exprs.group_expr(k, tz) for k in keys]).agg(
+        groups = part.group_by([exprs.group_expr(k, tz) for k in keys]).agg(
             *partials.partials(empty),
-            pl.col("session_id").drop_nulls().unique().alias("_session_ids"),
+            pl.col("session_id").drop_nulls().unique().alias(ids.meta.output_name()),
         )
-        partial.append(part_groups.collect())
-    together = pl.concat(partial, how="vertical_relaxed")
-    names = [c for c in together.columns if c not in keys and c != "_session_ids"]
-    ids = pl.col("_session_ids").explode().drop_nulls()
+        if running is None:
+            running = groups.collect()
+            names = [c for c in running.columns if c not in keys and c != "_session_ids"]
+            continue
+        running = (
+            pl.concat([running.lazy(), groups], how="vertical_relaxed")
+            .group_by(keys)
+            .agg(*partials.combined(names), ids.explode().drop_nulls().unique())
+            .collect()
+        )
+    assert running is not None, "at least one part"
+    sessions = ids.list.len().cast(pl.Int64).alias("sessions")
     grouped = (
-        together.lazy()
-        .group_by(keys)
-        .agg(*partials.combined(names), ids.n_unique().cast(pl.Int64).alias("sessions"))
-        .with_columns(partials.filled(empty))
-        .collect()
+        running.with_columns(sessions).drop("_session_ids").with_columns(partials.filled(empty))
     )
-    grand = (
-        together.lazy()
-        .select(*partials.combined(names), ids.n_unique().cast(pl.Int64).alias("sessions"))
-        .with_columns(partials.filled(empty))
-        .collect()
-    )
+    grand = running.select(
+        *partials.combined(names),
+        ids.explode().drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
+    ).with_columns(partials.filled(empty))
     return (
         _finish(grand, [], blended_usd_per_mtok),
         _finish(grouped, keys, blended_usd_per_mtok),
