@@ -19,6 +19,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from tokenlens.cli import app
+from tokenlens.errors import TokenlensError
 from tokenlens.loaders import claude_batches, claude_lines
 from tokenlens.loaders.claude_batches import scan
 
@@ -186,3 +187,13 @@ def test_an_ingest_read_in_buckets_stores_the_rows_of_a_whole_read(
         app, ["ingest", str(GENERATED / "projects"), "--store", str(tmp_path / "parts")]
     )
     assert "0 events read, 0 new" in again.stderr
+
+
+def test_a_full_temporary_folder_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(self: claude_lines.Spill, rows: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(claude_lines.Spill, "write", full)
+    with pytest.raises(TokenlensError, match="No space left on device") as caught:
+        scan([GENERATED / "projects"], user="u", one_go_bytes=0, bucket_bytes=40_000)
+    assert caught.value.hint is not None and "TMPDIR" in caught.value.hint

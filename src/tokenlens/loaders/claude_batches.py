@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from tokenlens.errors import Notice
+from tokenlens.errors import Notice, TokenlensError
 from tokenlens.loaders import claude_lines
 
 if TYPE_CHECKING:  # polars loads once the readers have forked, as claude_lines wants
@@ -48,15 +48,40 @@ def scan(
     bucket_bytes = BUCKET_BYTES if bucket_bytes is None else bucket_bytes
     files = claude_lines.find_files(paths)
     sizes = claude_lines.file_sizes(files)
-    total = sum(sizes)
-    if total <= one_go_bytes:
+    if sum(sizes) <= one_go_bytes:
         chunk = claude_lines.read_files(files, sizes=sizes, meanwhile=meanwhile)
         from tokenlens.loaders import claude_code
 
         return claude_code.to_scan(files, chunk, user=user)
+    try:
+        return _in_buckets(
+            files,
+            sizes,
+            user=user,
+            meanwhile=meanwhile,
+            bucket_bytes=bucket_bytes,
+            flush_rows=flush_rows,
+        )
+    except OSError as exc:  # the temporary folder is full or cannot be written
+        raise TokenlensError(
+            f"could not write temporary files in {tempfile.gettempdir()}: {exc.strerror or exc}",
+            hint="Free some space there, or set TMPDIR to a folder with room.",
+        ) from exc
+
+
+def _in_buckets(
+    files: list[Path],
+    sizes: list[int],
+    *,
+    user: str,
+    meanwhile: Callable[[], object] | None,
+    bucket_bytes: int,
+    flush_rows: int,
+) -> Scan:
+    """`scan` of a tree larger than the one-go threshold, through temporary bucket files."""
     folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    buckets = -(-total // max(bucket_bytes, 1))
+    buckets = -(-sum(sizes) // max(bucket_bytes, 1))
     if "polars" not in sys.modules:
         # Freed pages go back to the system at once, so that the buckets' peaks, one after
         # another, do not pile up (a later setting of an option wins over an earlier one).
