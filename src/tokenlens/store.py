@@ -171,6 +171,11 @@ def _month_name(month: int | None) -> str:
     return "None" if month is None else f"{month // 100:04d}-{month % 100:02d}"
 
 
+def _message_expr() -> pl.Expr:
+    """The message part of an event id, before its first `:` (the whole id when it has none)."""
+    return pl.col("event_id").str.split_exact(":", 1).struct.field("field_0").alias("message")
+
+
 def _split(frame: pl.DataFrame, column: str) -> dict[Any, pl.DataFrame]:
     """Rows by the value of a column, in order of first appearance; one value: no copy."""
     values = frame.get_column(column).unique(maintain_order=True).to_list()
@@ -694,12 +699,12 @@ class Transaction:
         if not files:
             return set()
         ids = event_ids.unique()
-        messages = ids.str.split(":").list.first().unique()
+        messages = ids.to_frame("event_id").select(_message_expr()).to_series().unique()
         stored = pl.col("event_id")
         hits = (
             pl.scan_parquet(files, include_file_paths="_file")
             .select("event_id", "_file")
-            .filter(stored.is_in(ids) | stored.str.split(":").list.first().is_in(messages))
+            .filter(stored.is_in(ids) | _message_expr().is_in(messages))
             .select(pl.col("_file").unique())
             .collect()
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,6 +12,7 @@ from tokenlens.cli.app import app
 
 if TYPE_CHECKING:
     from tokenlens.config import Config
+    from tokenlens.errors import Notice
     from tokenlens.store import Transaction
 
 
@@ -61,15 +62,20 @@ def ingest(
                 from tokenlens import pricing
 
                 got = inputs.read(found, user=inputs.resolve_user(user, cfg))
-                priced, price_notices = pricing.price(got.frame, overrides=inputs.overrides(cfg))
+                if got.parts:
+                    added, read_rows, price_notices = _upsert_by_month(tx, got, cfg, stamps)
+                else:
+                    priced, price_notices = pricing.price(
+                        got.frame, overrides=inputs.overrides(cfg)
+                    )
+                    stats = tx.upsert(
+                        priced.collect(engine="in-memory"),
+                        merges=got.merges,
+                        files=got.files,
+                        stamps=stamps,
+                    )
+                    added, read_rows = stats.added, stats.rows_in
                 notices = [*got.notices, *price_notices]
-                stats = tx.upsert(
-                    priced.collect(engine="in-memory"),
-                    merges=got.merges,
-                    files=got.files,
-                    stamps=stamps,
-                )
-                added, read_rows = stats.added, stats.rows_in
                 read_files = len({p.resolve() for p in got.files})
             repriced = _reprice_if_stale(tx, cfg)
     common.warn_all(notices)
@@ -81,6 +87,34 @@ def ingest(
         f"{read_rows:,} events read, {added:,} new; store {target.root}"
         + (f"; re-priced {repriced} partitions" if repriced else "")
     )
+
+
+def _upsert_by_month(
+    tx: Transaction, got: inputs.Read, cfg: Config, stamps: Any
+) -> tuple[int, int, list[Notice]]:
+    """Upsert rows read in parts (a large Claude Code tree) one month at a time, each month's
+    rows taken from one part after another: this process holds a month's rows, not the tree's.
+    Returns the rows added, the rows read and the pricing notices."""
+    import polars as pl
+
+    from tokenlens import pricing
+
+    parts, notices = pricing.price_parts(got.parts, overrides=inputs.overrides(cfg))
+    month = pl.col("ts").dt.year() * 100 + pl.col("ts").dt.month()
+    found = pl.concat([part.select(month.unique().alias("m")) for part in got.parts])
+    months: list[int | None] = sorted(
+        found.unique().collect().get_column("m").to_list(), key=lambda m: m or 0
+    )
+    added = read_rows = 0
+    for at, value in enumerate(months or [None]):  # no rows: the files are still recorded
+        keep = month.is_null() if value is None else month == value
+        rows = pl.concat([part.filter(keep).collect() for part in parts], how="vertical")
+        last = at == max(len(months), 1) - 1  # the files are recorded with the last month
+        stats = tx.upsert(rows, merges=got.merges, files=got.files if last else (), stamps=stamps)
+        del rows
+        added += stats.added
+        read_rows += stats.rows_in
+    return added, read_rows, notices
 
 
 def _reprice_if_stale(target: Transaction, cfg: Config) -> int:
