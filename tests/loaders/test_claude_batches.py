@@ -189,11 +189,52 @@ def test_an_ingest_read_in_buckets_stores_the_rows_of_a_whole_read(
     assert "0 events read, 0 new" in again.stderr
 
 
-def test_a_full_temporary_folder_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(self: claude_lines.Spill, rows: object) -> None:
-        raise OSError(28, "No space left on device")
+def _full(*_: object, **__: object) -> None:
+    raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(claude_lines.Spill, "write", full)
+
+def test_a_full_temporary_folder_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(claude_lines.pickle, "dump", _full)
     with pytest.raises(TokenlensError, match="No space left on device") as caught:
         scan([GENERATED / "projects"], user="u", one_go_bytes=0, bucket_bytes=40_000)
     assert caught.value.hint is not None and "TMPDIR" in caught.value.hint
+
+
+def test_a_bucket_that_cannot_be_written_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def full(*_: object, **__: object) -> None:
+        raise pl.exceptions.ComputeError("No space left on device (os error 28)")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    with pytest.raises(TokenlensError, match="No space left on device"):
+        scan([GENERATED / "projects"], user="u", one_go_bytes=0, bucket_bytes=40_000)
+
+
+def test_no_temporary_folder_at_all_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(claude_batches.tempfile, "mkdtemp", _full)
+    monkeypatch.setattr(claude_batches.tempfile, "gettempdir", _full)  # no folder can be found
+    with pytest.raises(TokenlensError, match="could not write temporary files"):
+        scan([GENERATED / "projects"], user="u", one_go_bytes=0, bucket_bytes=40_000)
+
+
+def test_warnings_name_the_same_files_in_the_same_order(tmp_path: Path) -> None:
+    # More files with unreadable timestamps than a warning lists (10): the same ones are named.
+    line = (
+        '{{"type":"assistant","timestamp":"{ts}","sessionId":"s{n}","requestId":"r{n}{k}",'
+        '"message":{{"id":"m{n}{k}","model":"claude-sonnet-4-20250514",'
+        '"usage":{{"input_tokens":1,"output_tokens":2}}}}}}\n'
+    )
+    for n in range(14):
+        folder = tmp_path / "projects" / f"-p{n % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        text = "".join(line.format(ts="not a time", n=n, k=k) for k in range(3))
+        text += line.format(ts="2025-10-01T10:00:00.000Z", n=n, k=9)
+        (folder / f"s{n}.jsonl").write_text(text)
+    root = tmp_path / "projects"
+    whole = scan([root], user="u")
+    parts = scan([root], user="u", one_go_bytes=0, bucket_bytes=300, flush_rows=2)
+    assert [(n.message, n.count, n.path) for n in parts.notices] == [
+        (n.message, n.count, n.path) for n in whole.notices
+    ]
+    assert len(whole.notices) == 14 and {n.count for n in whole.notices} == {3}

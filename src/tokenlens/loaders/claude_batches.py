@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from tokenlens.errors import Notice, TokenlensError
+from tokenlens.errors import TokenlensError
 from tokenlens.loaders import claude_lines
 
 if TYPE_CHECKING:  # polars loads once the readers have forked, as claude_lines wants
@@ -62,9 +62,10 @@ def scan(
             bucket_bytes=bucket_bytes,
             flush_rows=flush_rows,
         )
-    except OSError as exc:  # the temporary folder is full or cannot be written
+    except claude_lines.SpillError as exc:
+        where = tempfile.tempdir or os.environ.get("TMPDIR") or "the temporary folder"
         raise TokenlensError(
-            f"could not write temporary files in {tempfile.gettempdir()}: {exc.strerror or exc}",
+            f"could not write temporary files in {where}: {exc.strerror or exc}",
             hint="Free some space there, or set TMPDIR to a folder with room.",
         ) from exc
 
@@ -79,7 +80,10 @@ def _in_buckets(
     flush_rows: int,
 ) -> Scan:
     """`scan` of a tree larger than the one-go threshold, through temporary bucket files."""
-    folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+    except OSError as exc:
+        raise claude_lines.SpillError(exc.errno, exc.strerror or str(exc)) from exc
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     buckets = -(-sum(sizes) // max(bucket_bytes, 1))
     if "polars" not in sys.modules:
@@ -95,7 +99,7 @@ def _in_buckets(
     from tokenlens.loaders import claude_code
     from tokenlens.loaders.base import Scan
 
-    notices = claude_code.notices(chunk)  # what the readers skipped
+    bad_ts: dict[str, int] = {}
     by_bucket: dict[int, list[Path]] = {}
     for piece in sorted(folder.glob("b*.pkl")):
         by_bucket.setdefault(int(piece.name[1:].partition("-")[0]), []).append(piece)
@@ -104,24 +108,21 @@ def _in_buckets(
         part = claude_lines.Chunk(rows=[claude_lines.load_packed(p) for p in pieces])
         for piece in pieces:
             piece.unlink()
-        rows = claude_code.to_scan(files, part, user=user)
+        rows, skipped = claude_code.winning_rows(files, part, user=user)
         del part
-        notices.extend(rows.notices)
+        for path, count in skipped.items():
+            bad_ts[path] = bad_ts.get(path, 0) + count
         out = folder / f"rows-{bucket}.parquet"
-        rows.frame.collect().write_parquet(out, compression="lz4", statistics=False)
+        try:
+            rows.collect().write_parquet(out, compression="lz4", statistics=False)
+        except pl.exceptions.ComputeError as exc:  # how polars reports a full disk
+            raise claude_lines.SpillError(None, str(exc)) from exc
         written.append(out)
+    # The same notices, in the same order, as a read in one go gives.
+    order = {str(path): at for at, path in enumerate(files)}
+    notices = claude_code.notices(chunk, dict(sorted(bad_ts.items(), key=lambda i: order[i[0]])))
     if not written:
-        return Scan(claude_code.SOURCE, schema.empty(schema.USAGE).lazy(), _summed(notices), files)
+        return Scan(claude_code.SOURCE, schema.empty(schema.USAGE).lazy(), notices, files)
     frame = schema.conform(pl.scan_parquet(written))  # in bucket order: sorting costs memory
     parts = [schema.conform(pl.scan_parquet(path)) for path in written]
-    return Scan(claude_code.SOURCE, frame, _summed(notices), files, parts)
-
-
-def _summed(notices: list[Notice]) -> list[Notice]:
-    """One notice per (message, path), with the buckets' counts added up."""
-    counts: dict[tuple[str, str | None], int | None] = {}
-    for n in notices:
-        key = (n.message, n.path)
-        held = counts.get(key)
-        counts[key] = n.count if held is None else held + (n.count or 0)
-    return [Notice(message, count, path) for (message, path), count in counts.items()]
+    return Scan(claude_code.SOURCE, frame, notices, files, parts)

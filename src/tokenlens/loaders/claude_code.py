@@ -31,6 +31,7 @@ __all__ = [
     "scan",
     "scan_claude_code",
     "to_scan",
+    "winning_rows",
 ]
 
 SOURCE: Final = claude_lines.SOURCE
@@ -46,7 +47,16 @@ scan = scan_claude_code  # the name every loader module reads its files by
 
 
 def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
-    """Canonical rows from the readers' records, deduplicated across readers by `dedupe`.
+    """Canonical rows from the readers' records, deduplicated across readers by `dedupe`."""
+    frame, bad_ts = winning_rows(files, chunk, user=user)
+    return Scan(SOURCE, frame, notices(chunk, bad_ts), files)
+
+
+def winning_rows(
+    files: list[Path], chunk: claude_lines.Chunk, *, user: str
+) -> tuple[pl.LazyFrame, dict[str, int]]:
+    """The deduplicated canonical rows of `chunk`'s records, and the rows skipped for an
+    unreadable timestamp per file (in file order).
 
     Takes the rows out of `chunk` as it goes, so each reader's are freed once they are a frame.
     The dedupe runs over the few columns it compares, and the winning rows are taken once.
@@ -70,7 +80,7 @@ def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
     origins = pl.Series("origins", [str(p) for p in files], dtype=pl.String)
     bad_ts: dict[str, int] = {}
     if best.get_column("ts").null_count():
-        counts = best.filter(pl.col("ts").is_null()).group_by("origin", maintain_order=True).len()
+        counts = best.filter(pl.col("ts").is_null()).group_by("origin").len().sort("origin")
         bad_ts = {origins[at]: count for at, count in counts.iter_rows()}
         best = best.filter(pl.col("ts").is_not_null())
     rows = best.get_column("_row")
@@ -87,7 +97,7 @@ def to_scan(files: list[Path], chunk: claude_lines.Chunk, *, user: str) -> Scan:
             requests=pl.lit(1.0),
         )
     )
-    return Scan(SOURCE, frame, notices(chunk, bad_ts), files)
+    return frame, bad_ts
 
 
 def _kind() -> pl.Expr:

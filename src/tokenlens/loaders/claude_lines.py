@@ -228,6 +228,10 @@ def lines(values: list[str]) -> str | list[str]:
     return text if values and text.count("\n") == len(values) - 1 else values
 
 
+class SpillError(OSError):
+    """The temporary folder could not take a reader's rows (full, or not writable)."""
+
+
 @dataclass
 class Spill:
     """Where readers of a large tree put their rows: every `flush_rows` rows, one file per
@@ -254,8 +258,11 @@ class Spill:
                 array("d", [rows.costs[i] for i in ats]),
             )
             name = f"b{bucket}-{os.getpid()}-{self.flushes}.pkl"
-            with open(os.path.join(self.folder, name), "wb") as out:
-                pickle.dump(packed, out, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                with open(os.path.join(self.folder, name), "wb") as out:
+                    pickle.dump(packed, out, protocol=pickle.HIGHEST_PROTOCOL)
+            except OSError as exc:  # a plain OSError: it is pickled back to the parent
+                raise SpillError(exc.errno, exc.strerror or str(exc)) from exc
         self.flushes += 1
 
 
