@@ -60,6 +60,9 @@ JOURNAL: Final = "commit.json"
 PART: Final = "part.parquet"
 TMP_MARK: Final = ".tmp-"
 LOCK_WAIT_S: Final = 30.0
+# A report reads a large store a part of about this many rows at a time (`Store.scan_parts`),
+# and partitions are written in row groups of a quarter of it, so a slice reads only its own.
+PART_ROWS: Final = 200_000
 
 Merge = Callable[[pl.LazyFrame], pl.LazyFrame]
 Stamp = list[int]  # [size, mtime_ns] of an ingested file
@@ -99,7 +102,13 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 
 def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
-    frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
+    frame.write_parquet(
+        path,
+        compression="zstd",
+        compression_level=1,
+        statistics=True,
+        row_group_size=PART_ROWS // 4,
+    )
     os.chmod(path, 0o600)
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
@@ -169,6 +178,11 @@ def _month() -> pl.Expr:
 def _month_name(month: int | None) -> str:
     """`YYYY-MM`; a row without a time (which loaders drop) would go to `month=None`."""
     return "None" if month is None else f"{month // 100:04d}-{month % 100:02d}"
+
+
+def _scan_files(handles: list[IO[bytes]]) -> pl.LazyFrame:
+    """Stored rows of open partition files (STORED schema; columns added since, null)."""
+    return pl.scan_parquet(handles, schema=schema.STORED, missing_columns="insert")
 
 
 def _message_expr() -> pl.Expr:
@@ -342,23 +356,64 @@ class Store:
         sees the same commit, whatever ingests finish in between.
         """
         snap = self.snapshot(sources)
+        try:
+            return self._scan_snapshot(snap)
+        finally:
+            snap.close()  # polars holds descriptors of its own
+
+    def _scan_snapshot(self, snap: Snapshot) -> pl.LazyFrame:
         self._scanned = snap.manifest
         self._scanned_keys = [_partition_key(path) for path, _ in snap.files]
         if not snap.files:
             return schema.empty(schema.STORED).lazy()
         try:
-            return pl.scan_parquet(
-                [handle for _, handle in snap.files],
-                schema=schema.STORED,
-                missing_columns="insert",
-            )
+            return _scan_files([handle for _, handle in snap.files])
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise StoreError(
                 f"cannot read the store {self.root}: {exc}",
                 hint="Run `tokenlens store check` to find the damaged file.",
             ) from exc
+
+    def scan_parts(
+        self, sources: Sequence[str] | None = None, *, rows_per_part: int | None = None
+    ) -> tuple[pl.LazyFrame, list[pl.LazyFrame]]:
+        """`scan`, and the same rows as parts of at most about `rows_per_part` rows each (small
+        partitions together, a large one in slices), from the same snapshot. No parts when the
+        rows fit in one, or when the manifest does not give every partition's row count. A
+        partition holds every copy of its events, so parts share none."""
+        snap = self.snapshot(sources)
+        try:
+            return self._scan_snapshot(snap), self._parts(snap, rows_per_part or PART_ROWS)
         finally:
             snap.close()  # polars holds descriptors of its own
+
+    def _parts(self, snap: Snapshot, rows_per_part: int) -> list[pl.LazyFrame]:
+        entries = snap.manifest.get("partitions", {})
+        counts = [entries.get(_partition_key(path), {}).get("rows") for path, _ in snap.files]
+        if not all(isinstance(c, int) for c in counts) or sum(counts) <= rows_per_part:
+            return []
+        parts: list[pl.LazyFrame] = []
+        group: list[IO[bytes]] = []
+        held = 0
+        try:
+            for (_, handle), count in zip(snap.files, counts, strict=True):
+                if count > rows_per_part:
+                    for start in range(0, count, rows_per_part):
+                        parts.append(_scan_files([handle]).slice(start, rows_per_part))
+                    continue
+                if group and held + count > rows_per_part:
+                    parts.append(_scan_files(group))
+                    group, held = [], 0
+                group.append(handle)
+                held += count
+            if group:
+                parts.append(_scan_files(group))
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise StoreError(
+                f"cannot read the store {self.root}: {exc}",
+                hint="Run `tokenlens store check` to find the damaged file.",
+            ) from exc
+        return parts
 
     def empty_columns(self) -> frozenset[str]:
         """The columns no row of the last scan holds a value in, as the manifest records them

@@ -311,19 +311,25 @@ def load(
                 f"store {target.root} does not exist",
                 hint="Run `tokenlens ingest --store DIR` first, or check the path.",
             )
-        rows = target.scan()
+        rows, parts = target.scan_parts()
         empty = target.empty_columns()
         ov = overrides(cfg)
         if target.price_versions() - {pricing.price_version(ov)}:
-            unpriced = rows.drop("computed_cost_usd", "price_version")
-            rows, notices = pricing.price(unpriced, overrides=ov)
-            empty -= {"computed_cost_usd", "price_version"}
-            return Loaded(rows, notices, f"store {target.root}", empty)
+            stale = ["computed_cost_usd", "price_version"]
+            empty -= set(stale)
+            if not parts:
+                rows, notices = pricing.price(rows.drop(stale), overrides=ov)
+                return Loaded(rows, notices, f"store {target.root}", empty)
+            import polars as pl
+
+            parts, notices = pricing.price_parts([p.drop(stale) for p in parts], overrides=ov)
+            rows = pl.concat(parts, how="vertical")
+            return Loaded(rows, notices, f"store {target.root}", empty, parts)
         # Rows priced at ingest: the models that found no price are named again here.
         tokenless = set(schema.TOKENS) <= empty
         lacking = [] if tokenless else pricing.unpriced_models(rows)
         notices = [pricing.unpriced_notice(lacking)] if lacking else []
-        return Loaded(rows, notices, f"store {target.root}", empty)
+        return Loaded(rows, notices, f"store {target.root}", empty, parts)
     found = discover(source)
     if not found.by_format:
         raise InputError(
