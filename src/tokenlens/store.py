@@ -398,8 +398,11 @@ class Store:
         try:
             for (_, handle), count in zip(snap.files, counts, strict=True):
                 if count > rows_per_part:
-                    for start in range(0, count, rows_per_part):
-                        parts.append(_scan_files([handle]).slice(start, rows_per_part))
+                    starts = range(0, count, rows_per_part)
+                    for start in starts:
+                        # The last slice runs to the end, whatever the manifest's count says.
+                        length = rows_per_part if start != starts[-1] else None
+                        parts.append(_scan_files([handle]).slice(start, length))
                     continue
                 if group and held + count > rows_per_part:
                     parts.append(_scan_files(group))

@@ -4,6 +4,7 @@ partitions together, a large one in slices. It must be the report of the whole s
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,18 @@ def test_a_large_store_is_reported_in_parts(filled: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(store, "PART_ROWS", 40)
     _report(filled, ["--json"])
     assert calls == [7]  # 50 and 33 rows in two slices each, 148 in four
+
+
+def test_a_row_count_the_manifest_understates_loses_no_row(
+    filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(filled, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["partitions"]["claude_code/2025-10"]["rows"] = 100  # 148 in the file
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    whole = json.loads(_report(copy, ["--json"]))
+    monkeypatch.setattr(store, "PART_ROWS", 40)
+    parts = json.loads(_report(copy, ["--json"]))
+    assert parts["totals"] == whole["totals"]
+    assert whole["totals"]["events"] == 231
