@@ -84,6 +84,12 @@ def total_tokens() -> pl.Expr:
     return pl.sum_horizontal(*(pl.col(c).fill_null(0) for c in TOKENS))
 
 
+def message_id() -> pl.Expr:
+    """The message part of an event id, before its first `:` (the whole id when it has none):
+    copies of one call under different request ids share it."""
+    return pl.col("event_id").str.split_exact(":", 1).struct.field("field_0")
+
+
 def has_tokens() -> pl.Expr:
     """True where the source reports any token count (null tokens mean "not reported")."""
     return pl.any_horizontal(pl.col(c).is_not_null() for c in TOKENS)

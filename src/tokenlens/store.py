@@ -185,9 +185,31 @@ def _scan_files(handles: list[IO[bytes]]) -> pl.LazyFrame:
     return pl.scan_parquet(handles, schema=schema.STORED, missing_columns="insert")
 
 
-def _message_expr() -> pl.Expr:
-    """The message part of an event id, before its first `:` (the whole id when it has none)."""
-    return pl.col("event_id").str.split_exact(":", 1).struct.field("field_0").alias("message")
+def _parts(snap: Snapshot, rows_per_part: int) -> list[pl.LazyFrame]:
+    """The snapshot's rows in parts (see `Store.scan_parts`)."""
+    entries = snap.manifest.get("partitions", {})
+    counts = [entries.get(_partition_key(path), {}).get("rows") for path, _ in snap.files]
+    if not all(isinstance(c, int) for c in counts) or sum(counts) <= rows_per_part:
+        return []
+    parts: list[pl.LazyFrame] = []
+    group: list[IO[bytes]] = []
+    held = 0
+    for (_, handle), count in zip(snap.files, counts, strict=True):
+        if count > rows_per_part:
+            starts = range(0, count, rows_per_part)
+            for start in starts:
+                # The last slice runs to the end, whatever the manifest's count says.
+                length = rows_per_part if start != starts[-1] else None
+                parts.append(_scan_files([handle]).slice(start, length))
+            continue
+        if group and held + count > rows_per_part:
+            parts.append(_scan_files(group))
+            group, held = [], 0
+        group.append(handle)
+        held += count
+    if group:
+        parts.append(_scan_files(group))
+    return parts
 
 
 def _split(frame: pl.DataFrame, column: str) -> dict[Any, pl.DataFrame]:
@@ -355,24 +377,7 @@ class Store:
         The frame keeps the snapshot's files open for as long as it lives, so every collect of it
         sees the same commit, whatever ingests finish in between.
         """
-        snap = self.snapshot(sources)
-        try:
-            return self._scan_snapshot(snap)
-        finally:
-            snap.close()  # polars holds descriptors of its own
-
-    def _scan_snapshot(self, snap: Snapshot) -> pl.LazyFrame:
-        self._scanned = snap.manifest
-        self._scanned_keys = [_partition_key(path) for path, _ in snap.files]
-        if not snap.files:
-            return schema.empty(schema.STORED).lazy()
-        try:
-            return _scan_files([handle for _, handle in snap.files])
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise StoreError(
-                f"cannot read the store {self.root}: {exc}",
-                hint="Run `tokenlens store check` to find the damaged file.",
-            ) from exc
+        return self._scan(sources, None)[0]
 
     def scan_parts(
         self, sources: Sequence[str] | None = None, *, rows_per_part: int | None = None
@@ -381,42 +386,26 @@ class Store:
         partitions together, a large one in slices), from the same snapshot. No parts when the
         rows fit in one, or when the manifest does not give every partition's row count. A
         partition holds every copy of its events, so parts share none."""
-        snap = self.snapshot(sources)
-        try:
-            return self._scan_snapshot(snap), self._parts(snap, rows_per_part or PART_ROWS)
-        finally:
-            snap.close()  # polars holds descriptors of its own
+        return self._scan(sources, rows_per_part or PART_ROWS)
 
-    def _parts(self, snap: Snapshot, rows_per_part: int) -> list[pl.LazyFrame]:
-        entries = snap.manifest.get("partitions", {})
-        counts = [entries.get(_partition_key(path), {}).get("rows") for path, _ in snap.files]
-        if not all(isinstance(c, int) for c in counts) or sum(counts) <= rows_per_part:
-            return []
-        parts: list[pl.LazyFrame] = []
-        group: list[IO[bytes]] = []
-        held = 0
+    def _scan(
+        self, sources: Sequence[str] | None, rows_per_part: int | None
+    ) -> tuple[pl.LazyFrame, list[pl.LazyFrame]]:
+        snap = self.snapshot(sources)
+        self._scanned = snap.manifest
+        self._scanned_keys = [_partition_key(path) for path, _ in snap.files]
         try:
-            for (_, handle), count in zip(snap.files, counts, strict=True):
-                if count > rows_per_part:
-                    starts = range(0, count, rows_per_part)
-                    for start in starts:
-                        # The last slice runs to the end, whatever the manifest's count says.
-                        length = rows_per_part if start != starts[-1] else None
-                        parts.append(_scan_files([handle]).slice(start, length))
-                    continue
-                if group and held + count > rows_per_part:
-                    parts.append(_scan_files(group))
-                    group, held = [], 0
-                group.append(handle)
-                held += count
-            if group:
-                parts.append(_scan_files(group))
+            if not snap.files:
+                return schema.empty(schema.STORED).lazy(), []
+            whole = _scan_files([handle for _, handle in snap.files])
+            return whole, _parts(snap, rows_per_part) if rows_per_part else []
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise StoreError(
                 f"cannot read the store {self.root}: {exc}",
                 hint="Run `tokenlens store check` to find the damaged file.",
             ) from exc
-        return parts
+        finally:
+            snap.close()  # polars holds descriptors of its own
 
     def empty_columns(self) -> frozenset[str]:
         """The columns no row of the last scan holds a value in, as the manifest records them
@@ -757,12 +746,12 @@ class Transaction:
         if not files:
             return set()
         ids = event_ids.unique()
-        messages = ids.to_frame("event_id").select(_message_expr()).to_series().unique()
+        messages = ids.to_frame("event_id").select(schema.message_id()).to_series().unique()
         stored = pl.col("event_id")
         hits = (
             pl.scan_parquet(files, include_file_paths="_file")
             .select("event_id", "_file")
-            .filter(stored.is_in(ids) | _message_expr().is_in(messages))
+            .filter(stored.is_in(ids) | schema.message_id().is_in(messages))
             .select(pl.col("_file").unique())
             .collect()
         )

@@ -104,7 +104,7 @@ def grand_and_grouped_parts(
         part = with_model_family(each) if "model_family" in keys else each
         groups = part.group_by([exprs.group_expr(k, tz) for k in keys]).agg(
             *partials.partials(empty),
-            pl.col("session_id").drop_nulls().unique().alias(ids.meta.output_name()),
+            pl.col("session_id").drop_nulls().unique().alias("_session_ids"),
         )
         if running is None:
             running = groups.collect()

@@ -105,11 +105,12 @@ def _upsert_by_month(
     months: list[int | None] = sorted(
         found.unique().collect().get_column("m").to_list(), key=lambda m: m or 0
     )
+    months = months or [None]  # no rows: the files are still recorded
     added = read_rows = 0
-    for at, value in enumerate(months or [None]):  # no rows: the files are still recorded
+    for at, value in enumerate(months):
         keep = month.is_null() if value is None else month == value
         rows = pl.concat([part.filter(keep).collect() for part in parts], how="vertical")
-        last = at == max(len(months), 1) - 1  # the files are recorded with the last month
+        last = at == len(months) - 1  # the files are recorded with the last month
         stats = tx.upsert(rows, merges=got.merges, files=got.files if last else (), stamps=stamps)
         del rows
         added += stats.added

@@ -316,15 +316,8 @@ def load(
         ov = overrides(cfg)
         if target.price_versions() - {pricing.price_version(ov)}:
             stale = ["computed_cost_usd", "price_version"]
-            empty -= set(stale)
-            if not parts:
-                rows, notices = pricing.price(rows.drop(stale), overrides=ov)
-                return Loaded(rows, notices, f"store {target.root}", empty)
-            import polars as pl
-
-            parts, notices = pricing.price_parts([p.drop(stale) for p in parts], overrides=ov)
-            rows = pl.concat(parts, how="vertical")
-            return Loaded(rows, notices, f"store {target.root}", empty, parts)
+            rows, parts, notices = _price(rows.drop(stale), [p.drop(stale) for p in parts], ov)
+            return Loaded(rows, notices, f"store {target.root}", empty - set(stale), parts)
         # Rows priced at ingest: the models that found no price are named again here.
         tokenless = set(schema.TOKENS) <= empty
         lacking = [] if tokenless else pricing.unpriced_models(rows)
@@ -341,16 +334,24 @@ def load(
 
 
 def _priced(got: Read, cfg: Config, origin: str) -> Loaded:
+    rows, parts, notices = _price(got.frame, got.parts, overrides(cfg))
+    return Loaded(rows, [*got.notices, *notices], origin, parts=parts)
+
+
+def _price(
+    rows: pl.LazyFrame, parts: list[pl.LazyFrame], ov: Any
+) -> tuple[pl.LazyFrame, list[pl.LazyFrame], list[Notice]]:
+    """Rows priced, and their parts when they have some (each priced on its own; the rows are
+    then the parts together)."""
     from tokenlens import pricing
 
-    if not got.parts:
-        priced, price_notices = pricing.price(got.frame, overrides=overrides(cfg))
-        return Loaded(priced, [*got.notices, *price_notices], origin)
+    if not parts:
+        priced, notices = pricing.price(rows, overrides=ov)
+        return priced, [], notices
     import polars as pl
 
-    parts, price_notices = pricing.price_parts(got.parts, overrides=overrides(cfg))
-    rows = pl.concat(parts, how="vertical")
-    return Loaded(rows, [*got.notices, *price_notices], origin, parts=parts)
+    parts, notices = pricing.price_parts(parts, overrides=ov)
+    return pl.concat(parts, how="vertical"), parts, notices
 
 
 @dataclass

@@ -212,7 +212,7 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     best = pl.concat([lf.filter(~copied), best_of(lf.filter(copied), "event_id")]).with_columns(
         _side=sidechain
     )
-    message = pl.col("event_id").str.split_exact(":", 1).struct.field("field_0")
+    message = schema.message_id()
     parents = best.filter(~pl.col("_side"))
     side = best.filter(pl.col("_side")).with_columns(_message=message)
     orphans = best_of(

@@ -241,7 +241,7 @@ class Spill:
 
     folder: str
     buckets: int
-    flush_rows: int = 50_000
+    flush_rows: int
     flushes: int = 0
 
     def write(self, rows: Rows) -> None:
