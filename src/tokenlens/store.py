@@ -63,6 +63,9 @@ LOCK_WAIT_S: Final = 30.0
 # A report reads a large store a part of about this many rows at a time (`Store.scan_parts`),
 # and partitions are written in row groups of a quarter of it, so a slice reads only its own.
 PART_ROWS: Final = 200_000
+# An upsert of rows given in parts (`Transaction.upsert_parts`) merges about this many rows at a
+# time, new and stored together.
+UPSERT_ROWS: Final = 50_000
 
 Merge = Callable[[pl.LazyFrame], pl.LazyFrame]
 Stamp = list[int]  # [size, mtime_ns] of an ingested file
@@ -112,6 +115,56 @@ def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
     os.chmod(path, 0o600)
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+
+
+class _PartitionWriter:
+    """One partition file written a piece at a time (pieces of an upsert in buckets), with what
+    the manifest records of it summed as it goes (see `_partition_entry`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self.versions: set[str] = set()
+        self.held: set[str] = set()  # columns some row has a value in
+        self._writer: Any = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        table = frame.to_arrow()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(
+                self.path, table.schema, compression="zstd", compression_level=1
+            )
+        if frame.height:
+            self._writer.write_table(table, row_group_size=PART_ROWS // 4)
+        self.rows += frame.height
+        self.versions.update(frame.get_column("price_version").unique().drop_nulls().to_list())
+        held = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
+        self.held.update(held)
+
+    def abandon(self) -> None:
+        """Close and remove the file unfinished."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    def close(self) -> dict[str, Any]:
+        """Finish the file (synced to disk); its manifest entry."""
+        if self._writer is None:
+            self.write(schema.empty(schema.STORED))
+        self._writer.close()
+        os.chmod(self.path, 0o600)
+        with open(self.path, "rb") as handle:
+            os.fsync(handle.fileno())
+        versions = sorted(self.versions)
+        return {
+            "rows": self.rows,
+            "price_version": versions[0] if len(versions) == 1 else "mixed",
+            "empty_columns": [c for c in schema.STORED if c not in self.held],
+        }
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -656,19 +709,27 @@ class Transaction:
         return path if path.is_file() else None
 
     def _stage(self, path: Path, frame: pl.DataFrame) -> None:
+        tmp = self._new_temp(path)
+        _write_parquet(tmp, frame)
+        self._staged_as(path, tmp, _partition_entry(frame))
+
+    def _new_temp(self, path: Path) -> Path:
+        """A temporary file to stage `path` in, its folders made."""
         folder = path.parent
         if not folder.is_dir():
             for parent in reversed([folder, *folder.parents]):
                 if not parent.is_dir():
                     parent.mkdir(mode=0o700)
                     self._new_folders.add(parent)
-        tmp = self._temp(path)
-        _write_parquet(tmp, frame)
+        return self._temp(path)
+
+    def _staged_as(self, path: Path, tmp: Path, entry: dict[str, Any]) -> None:
+        """Record `tmp` as the new `path`, with its manifest entry."""
         superseded = self._staged.get(path)
         self._staged[path] = tmp
-        if superseded is not None:
+        if superseded is not None and superseded != tmp:
             superseded.unlink()
-        self.manifest.setdefault("partitions", {})[_partition_key(path)] = _partition_entry(frame)
+        self.manifest.setdefault("partitions", {})[_partition_key(path)] = entry
         self._changed = True
 
     def partitions(self) -> list[Path]:
@@ -721,6 +782,101 @@ class Transaction:
                     self._stage(path, _by_time(part))
                     stats.partitions_written += 1
             stats.added += rows.height - old_rows
+        self._record_files(files, stamps)
+        return stats
+
+    def upsert_parts(
+        self,
+        parts: Sequence[pl.LazyFrame],
+        *,
+        merges: Mapping[str, Merge],
+        files: Sequence[Path] = (),
+        stamps: Mapping[str, Stamp] | None = None,
+        rows_at_once: int | None = None,
+    ) -> IngestStats:
+        """`upsert` of rows too many to hold at once, given as lazy parts (STORED schema).
+
+        The rows, new and stored, are merged a bucket at a time, a bucket being the rows whose
+        message id (`schema.message_id`) hashes to it, so that every copy of an event meets
+        every other; there are enough buckets for each to hold about `rows_at_once` rows. Each
+        partition the upsert touches is written a bucket's rows after another, so this process
+        holds one bucket's rows, whatever the size of a month.
+        """
+        rows_at_once = rows_at_once or UPSERT_ROWS
+        stats = IngestStats()
+        counted = (
+            pl.concat([part.select("source", _month().alias("_month")) for part in parts])
+            .group_by("source", "_month")
+            .len()
+            .collect()
+        )
+        for source in sorted(counted.get_column("source").unique().drop_nulls().to_list()):
+            mine = counted.filter(pl.col("source") == source)
+            months = {_month_name(m) for m in mine.get_column("_month").to_list()}
+            new = [
+                schema.conform(part.filter(pl.col("source") == source), schema.STORED)
+                for part in parts
+            ]
+            for part in new:
+                ids = part.select("event_id").collect().get_column("event_id")
+                months |= self._months_sharing_keys(source, ids)
+            stats.rows_in += int(mine.get_column("len").sum())
+            stats.added += self._merge_in_buckets(
+                source, new, sorted(months), merges.get(source, keep_newest), rows_at_once
+            )
+            stats.partitions_written += len(months)
+        self._record_files(files, stamps)
+        return stats
+
+    def _merge_in_buckets(
+        self,
+        source: str,
+        new: Sequence[pl.LazyFrame],
+        months: Sequence[str],
+        merge: Merge,
+        rows_at_once: int,
+    ) -> int:
+        """Merge a source's new rows into the given months' partitions a bucket at a time (see
+        `upsert_parts`); the rows added."""
+        paths = {m: self._path(source, m) for m in months}
+        currents = {m: c for m, path in paths.items() if (c := self._current(path)) is not None}
+        entries = self.manifest.get("partitions", {})
+        stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in currents)
+        fresh = sum(int(part.select(pl.len()).collect().item()) for part in new)
+        buckets = max(1, -(-(stored + fresh) // max(rows_at_once, 1)))
+        writers = {m: _PartitionWriter(self._new_temp(path)) for m, path in paths.items()}
+        added = 0
+        try:
+            for bucket in range(buckets):
+                mine = schema.message_id().hash() % buckets == bucket
+                rows = pl.concat([part.filter(mine).collect() for part in new])
+                olds = [
+                    schema.conform(pl.scan_parquet(c), schema.STORED).filter(mine).collect()
+                    for c in currents.values()
+                ]
+                old_rows = sum(old.height for old in olds)
+                if olds:
+                    combined = pl.concat([rows, *olds]).lazy()
+                    rows = schema.conform(merge(combined), schema.STORED).collect()
+                del olds
+                added += rows.height - old_rows
+                by_month = _split(rows.with_columns(_month=_month()), "_month")
+                for month, piece in by_month.items():
+                    writers[_month_name(month)].write(_by_time(piece.drop("_month")))
+                del rows, by_month
+            for month, writer in writers.items():
+                if writer.rows or month in currents:
+                    self._staged_as(paths[month], writer.path, writer.close())
+                else:  # its new rows all lost to copies in other months
+                    writer.abandon()
+        except BaseException:
+            for writer in writers.values():
+                writer.abandon()
+            raise
+        return added
+
+    def _record_files(self, files: Sequence[Path], stamps: Mapping[str, Stamp] | None) -> None:
+        """Record files as ingested, with the size and mtime they had before they were read."""
         seen = self.manifest.setdefault("files", {})
         for path in files:
             key = str(path.resolve())
@@ -728,7 +884,6 @@ class Transaction:
             if stamp is not None:
                 seen[key] = list(stamp)
                 self._changed = True
-        return stats
 
     def _path(self, source: str, month: str) -> Path:
         return self.store.root / DATA / f"source={source}" / f"month={month}" / PART
@@ -751,7 +906,7 @@ class Transaction:
         hits = (
             pl.scan_parquet(files, include_file_paths="_file")
             .select("event_id", "_file")
-            .filter(stored.is_in(ids) | schema.message_id().is_in(messages))
+            .filter(stored.is_in(ids.implode()) | schema.message_id().is_in(messages.implode()))
             .select(pl.col("_file").unique())
             .collect()
         )

@@ -10,11 +10,24 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
+from tokenlens import store as store_module
 from tokenlens.cli import app
 from tokenlens.errors import StoreError
+from tokenlens.loaders import claude_batches
 from tokenlens.store import Store
 
 runner = CliRunner()
+
+
+@pytest.fixture(params=["whole", "in_buckets"])
+def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest as a small tree is (read and upserted whole), or as a large one: read in buckets
+    and upserted by `Transaction.upsert_parts`, here one stored or new row per bucket at most
+    being the aim, so that copies meet only when the hash of their message id says so."""
+    if request.param == "in_buckets":
+        monkeypatch.setattr(claude_batches, "ONE_GO_BYTES", 0)
+        monkeypatch.setattr(claude_batches, "BUCKET_BYTES", 300)
+        monkeypatch.setattr(store_module, "UPSERT_ROWS", 1)
 
 
 def _assistant(
@@ -58,6 +71,7 @@ def _rows(store: Path) -> pl.DataFrame:
     return Store(store).scan().collect().sort("event_id")
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_reingest_adds_nothing(tmp_path: Path) -> None:
     project = tmp_path / "projects" / "p"
     project.mkdir(parents=True)
@@ -71,6 +85,7 @@ def test_reingest_adds_nothing(tmp_path: Path) -> None:
     assert_frame_equal(_rows(store), first)
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_a_grown_streamed_copy_replaces_the_partial_one(tmp_path: Path) -> None:
     project = tmp_path / "projects" / "p"
     project.mkdir(parents=True)
@@ -85,6 +100,7 @@ def test_a_grown_streamed_copy_replaces_the_partial_one(tmp_path: Path) -> None:
     assert rows["output_tokens"].to_list() == [322]
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_sidechain_replay_ingested_later_loses_to_the_parent(tmp_path: Path) -> None:
     project = tmp_path / "projects" / "p"
     (project / "s1" / "subagents").mkdir(parents=True)
@@ -102,6 +118,7 @@ def test_sidechain_replay_ingested_later_loses_to_the_parent(tmp_path: Path) -> 
     assert rows["cache_read_tokens"].to_list() == [0, 0]
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_ingest_order_does_not_change_the_store(tmp_path: Path) -> None:
     project = tmp_path / "projects" / "p"
     project.mkdir(parents=True)
@@ -162,6 +179,7 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         Store(root).scan()
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_history_survives_deleted_transcripts(tmp_path: Path) -> None:
     project = tmp_path / "projects" / "p"
     project.mkdir(parents=True)
@@ -230,6 +248,7 @@ def _months(store: Path) -> dict[str, int]:
     return {key: entry["rows"] for key, entry in manifest["partitions"].items()}
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_copies_dated_in_different_months_meet_across_ingests(tmp_path: Path) -> None:
     # One call streamed across midnight at the end of September, and a sidechain replay of
     # another message on 1 October, each ingested in a later run than the first copy.
@@ -259,6 +278,7 @@ def test_copies_dated_in_different_months_meet_across_ingests(tmp_path: Path) ->
     assert_frame_equal(rows.drop("as_of"), _rows(once).drop("as_of"))
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_the_manifest_names_each_partitions_empty_columns_and_reports_agree(
     tmp_path: Path,
 ) -> None:

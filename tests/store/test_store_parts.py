@@ -97,3 +97,54 @@ def test_a_row_count_the_manifest_understates_loses_no_row(
     parts = json.loads(_report(copy, ["--json"]))
     assert parts["totals"] == whole["totals"]
     assert whole["totals"]["events"] == 231
+
+
+def test_an_upsert_in_buckets_stores_what_a_whole_upsert_does(filled: Path, tmp_path: Path) -> None:
+    """`Transaction.upsert_parts` (a large ingest) merges a bucket of message ids at a time;
+    the store it leaves is the one `upsert` leaves, copies across months included."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from tokenlens.loaders import claude_code
+
+    stored = store.Store(filled).scan().collect()
+    assert stored.height == 231
+    every_third = pl.int_range(pl.len()) % 3 == 0
+    # Longer copies of a third of the events, dated 20 days later (many in the next month),
+    # and 10 new calls under message ids already stored (the one sidechain call among them is
+    # a replay, which loses to the stored parent copy).
+    longer = stored.filter(every_third).with_columns(
+        output_tokens=pl.col("output_tokens") + 100, ts=pl.col("ts") + pl.duration(days=20)
+    )
+    fresh = stored.head(10).with_columns(event_id=pl.col("event_id") + "-new")
+    batch = pl.concat([longer, fresh])
+    merges = {"claude_code": claude_code.dedupe}
+    whole_at, parts_at = tmp_path / "whole", tmp_path / "parts"
+    shutil.copytree(filled, whole_at)
+    shutil.copytree(filled, parts_at)
+    whole = store.Store(whole_at)
+    with whole.locked():
+        told = whole.upsert(batch, merges=merges)
+    in_parts = store.Store(parts_at)
+    with in_parts.locked(), in_parts.transaction() as tx:
+        chunks = [batch.slice(0, 40).lazy(), batch.slice(40).lazy()]
+        got = tx.upsert_parts(chunks, merges=merges, rows_at_once=25)
+    assert (got.rows_in, got.added) == (told.rows_in, told.added) == (87, 9)
+
+    def rows(where: Path) -> pl.DataFrame:
+        return store.Store(where).scan().collect().sort("event_id")
+
+    assert_frame_equal(rows(parts_at), rows(whole_at))
+    before = stored.select("event_id", before=pl.col("output_tokens"))
+    longer_kept = rows(parts_at).join(before, on="event_id")
+    assert longer_kept.filter(pl.col("output_tokens") == pl.col("before") + 100).height == 77
+    manifests = [json.loads((w / "manifest.json").read_text()) for w in (whole_at, parts_at)]
+    assert manifests[0]["partitions"] == manifests[1]["partitions"]
+    counts = {key: entry["rows"] for key, entry in manifests[1]["partitions"].items()}
+    # 50, 148 and 33 before: the longer copies took their rows into the month of their date
+    assert counts == {
+        "claude_code/2025-09": 42,
+        "claude_code/2025-10": 134,
+        "claude_code/2025-11": 64,
+    }
+    assert store.Store(parts_at).check() == []

@@ -32,12 +32,16 @@ def ingest(
     store are merged by each source's identity rule, so nothing is counted twice.
     """
     from tokenlens import config
+    from tokenlens.loaders import claude_batches
     from tokenlens.render import console
-    from tokenlens.store import Store
 
     cfg = config.load(config_file)
-    target = Store(store or config.default_store())
     found = inputs.classify(list(paths), source) if paths else inputs.discover(source)
+    if claude_batches.read_in_buckets(found.by_format.get("claude_code", [])):
+        claude_batches.return_freed_pages()  # before the store loads polars
+    from tokenlens.store import Store
+
+    target = Store(store or config.default_store())
     if not found.by_format:
         raise common.fail(
             "nothing to ingest: no usage logs or exports found"
@@ -63,7 +67,7 @@ def ingest(
 
                 got = inputs.read(found, user=inputs.resolve_user(user, cfg))
                 if got.parts:
-                    added, read_rows, price_notices = _upsert_by_month(tx, got, cfg, stamps)
+                    added, read_rows, price_notices = _upsert_in_buckets(tx, got, cfg, stamps)
                 else:
                     priced, price_notices = pricing.price(
                         got.frame, overrides=inputs.overrides(cfg)
@@ -89,33 +93,17 @@ def ingest(
     )
 
 
-def _upsert_by_month(
+def _upsert_in_buckets(
     tx: Transaction, got: inputs.Read, cfg: Config, stamps: Any
 ) -> tuple[int, int, list[Notice]]:
-    """Upsert rows read in parts (a large Claude Code tree) one month at a time, each month's
-    rows taken from one part after another: this process holds a month's rows, not the tree's.
+    """Upsert rows read in parts (a large Claude Code tree) a bucket of messages at a time
+    (`Transaction.upsert_parts`): this process holds a bucket's rows, not the tree's.
     Returns the rows added, the rows read and the pricing notices."""
-    import polars as pl
-
     from tokenlens import pricing
 
     parts, notices = pricing.price_parts(got.parts, overrides=inputs.overrides(cfg))
-    month = pl.col("ts").dt.year() * 100 + pl.col("ts").dt.month()
-    found = pl.concat([part.select(month.unique().alias("m")) for part in got.parts])
-    months: list[int | None] = sorted(
-        found.unique().collect().get_column("m").to_list(), key=lambda m: m or 0
-    )
-    months = months or [None]  # no rows: the files are still recorded
-    added = read_rows = 0
-    for at, value in enumerate(months):
-        keep = month.is_null() if value is None else month == value
-        rows = pl.concat([part.filter(keep).collect() for part in parts], how="vertical")
-        last = at == len(months) - 1  # the files are recorded with the last month
-        stats = tx.upsert(rows, merges=got.merges, files=got.files if last else (), stamps=stamps)
-        del rows
-        added += stats.added
-        read_rows += stats.rows_in
-    return added, read_rows, notices
+    stats = tx.upsert_parts(parts, merges=got.merges, files=got.files, stamps=stamps)
+    return stats.added, stats.rows_in, notices
 
 
 def _reprice_if_stale(target: Transaction, cfg: Config) -> int:

@@ -70,6 +70,20 @@ def scan(
         ) from exc
 
 
+def return_freed_pages() -> None:
+    """Have polars' allocator hand freed pages back to the system at once, so that the peaks of
+    work done a bucket after another do not pile up. Takes effect only before polars loads (a
+    later setting of an option wins over an earlier one)."""
+    if "polars" not in sys.modules:
+        conf = os.environ.get("_RJEM_MALLOC_CONF", "")
+        os.environ["_RJEM_MALLOC_CONF"] = f"{conf},dirty_decay_ms:0,muzzy_decay_ms:0".lstrip(",")
+
+
+def read_in_buckets(files: Sequence[Path]) -> bool:
+    """Whether `scan` reads these transcripts in buckets (more than `ONE_GO_BYTES` of them)."""
+    return sum(claude_lines.file_sizes(files)) > ONE_GO_BYTES
+
+
 def _in_buckets(
     files: list[Path],
     sizes: list[int],
@@ -86,11 +100,7 @@ def _in_buckets(
         raise claude_lines.SpillError(exc.errno, exc.strerror or str(exc)) from exc
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     buckets = -(-sum(sizes) // max(bucket_bytes, 1))
-    if "polars" not in sys.modules:
-        # Freed pages go back to the system at once, so that the buckets' peaks, one after
-        # another, do not pile up (a later setting of an option wins over an earlier one).
-        conf = os.environ.get("_RJEM_MALLOC_CONF", "")
-        os.environ["_RJEM_MALLOC_CONF"] = f"{conf},dirty_decay_ms:0,muzzy_decay_ms:0".lstrip(",")
+    return_freed_pages()
     spill = claude_lines.Spill(str(folder), buckets, flush_rows)
     chunk = claude_lines.read_files(files, sizes=sizes, meanwhile=meanwhile, spill=spill)
     import polars as pl
