@@ -37,15 +37,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import itertools
 import json
 import os
 import resource
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Concatenate, Final, ParamSpec, TypeVar
 
 import polars as pl
 
@@ -68,6 +69,10 @@ PART_ROWS: Final = 200_000
 UPSERT_ROWS: Final = 50_000
 
 Merge = Callable[[pl.LazyFrame], pl.LazyFrame]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+# New rows to upsert, and the filter selecting the stored rows they may meet (None: none).
+Batch = tuple[pl.DataFrame, pl.Expr | None]
 Stamp = list[int]  # [size, mtime_ns] of an ingested file
 
 
@@ -209,6 +214,24 @@ def _stamp(path: Path) -> Stamp | None:
     return [st.st_size, st.st_mtime_ns]
 
 
+def file_keys(files: Sequence[Path]) -> list[str]:
+    """Each file's key in the manifest, `str(path.resolve())`, resolving each folder once (a
+    file that is itself a symbolic link is resolved whole)."""
+    folders: dict[str, str] = {}
+    out = []
+    for path in files:
+        text = os.fspath(path)
+        if os.path.islink(text):
+            out.append(str(path.resolve()))
+            continue
+        head, name = os.path.split(text)
+        real = folders.get(head)
+        if real is None:
+            real = folders[head] = str(Path(head or ".").resolve())
+        out.append(os.path.join(real, name))
+    return out
+
+
 def _partition_entry(frame: pl.DataFrame) -> dict[str, Any]:
     """What the manifest records of a partition: its row count, the prices it was priced at,
     and the columns no row has a value in (a report skips adding those up)."""
@@ -281,6 +304,47 @@ def _by_time(frame: pl.DataFrame) -> pl.DataFrame:
     if frame.get_column("ts").is_sorted():
         return frame
     return frame.sort("ts", maintain_order=True)
+
+
+def _spill(parts: Sequence[pl.LazyFrame], buckets: int, prefix: Path) -> list[list[Path]]:
+    """The rows of `parts`, each collected once, in temporary files named `<prefix>-...` by the
+    bucket their message id hashes to (as `Transaction.upsert_parts` merges them): the files of
+    each bucket. On an error, the files written so far are removed."""
+    out: list[list[Path]] = [[] for _ in range(buckets)]
+    bucket = (schema.message_id().hash() % buckets).alias("_bucket")
+    try:
+        for at, part in enumerate(parts):
+            rows = part.with_columns(bucket).collect()
+            for value, piece in _split(rows, "_bucket").items():
+                path = prefix.with_name(f"{prefix.name}-{value}-{at}.parquet")
+                out[value].append(path)
+                piece.drop("_bucket").write_parquet(path, compression="lz4", statistics=False)
+            del rows
+    except BaseException:
+        for path in itertools.chain.from_iterable(out):
+            path.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _writes(
+    method: Callable[Concatenate[Transaction, _P], _R],
+) -> Callable[Concatenate[Transaction, _P], _R]:
+    """A transaction's writing step whose failed write (a full disk, say) is one StoreError;
+    the transaction then discards what it staged, so the store is unchanged."""
+
+    @functools.wraps(method)
+    def wrapped(tx: Transaction, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(tx, *args, **kwargs)
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StoreError(
+                f"cannot write to the store {tx.store.root}: {reason.splitlines()[0]}",
+                hint="Free some space there, or check that it is writable; it is unchanged.",
+            ) from exc
+
+    return wrapped
 
 
 def _partition_key(path: Path) -> str:
@@ -478,19 +542,19 @@ class Store:
     def stamps(self, files: Sequence[Path]) -> dict[str, Stamp]:
         """Size and mtime of files, keyed as the manifest records them; taken before reading."""
         out = {}
-        for path in files:
+        for path, key in zip(files, file_keys(files), strict=True):
             stamp = _stamp(path)
             if stamp is not None:
-                out[str(path.resolve())] = stamp
+                out[key] = stamp
         return out
 
     def changed_files(self, files: Sequence[Path]) -> list[Path]:
         """The files whose size or mtime differ from when they were last ingested."""
         seen = self.manifest().get("files", {})
         out = []
-        for path in files:
+        for path, key in zip(files, file_keys(files), strict=True):
             stamp = _stamp(path)
-            if stamp is None or seen.get(str(path.resolve())) != stamp:
+            if stamp is None or seen.get(key) != stamp:
                 out.append(path)
         return out
 
@@ -740,6 +804,7 @@ class Transaction:
         parts = self.manifest.get("partitions", {})
         return {p.get("price_version", "") for p in parts.values()}
 
+    @_writes
     def upsert(
         self,
         frame: pl.DataFrame,
@@ -785,6 +850,7 @@ class Transaction:
         self._record_files(files, stamps)
         return stats
 
+    @_writes
     def upsert_parts(
         self,
         parts: Sequence[pl.LazyFrame],
@@ -799,8 +865,10 @@ class Transaction:
         The rows, new and stored, are merged a bucket at a time, a bucket being the rows whose
         message id (`schema.message_id`) hashes to it, so that every copy of an event meets
         every other; there are enough buckets for each to hold about `rows_at_once` rows. Each
-        partition the upsert touches is written a bucket's rows after another, so this process
-        holds one bucket's rows, whatever the size of a month.
+        part is collected once, its rows put in temporary files by bucket; each partition the
+        upsert touches is written a bucket's rows after another. When no month the rows touch
+        is stored yet, the parts, which share no event, are written one after another as they
+        are. This process holds one part's or one bucket's rows, whatever the size of a month.
         """
         rows_at_once = rows_at_once or UPSERT_ROWS
         stats = IngestStats()
@@ -817,48 +885,69 @@ class Transaction:
                 schema.conform(part.filter(pl.col("source") == source), schema.STORED)
                 for part in parts
             ]
-            for part in new:
-                ids = part.select("event_id").collect().get_column("event_id")
-                months |= self._months_sharing_keys(source, ids)
-            stats.rows_in += int(mine.get_column("len").sum())
-            stats.added += self._merge_in_buckets(
-                source, new, sorted(months), merges.get(source, keep_newest), rows_at_once
-            )
+            if self._holds(source):
+                for part in new:
+                    ids = part.select("event_id").collect().get_column("event_id")
+                    months |= self._months_sharing_keys(source, ids)
+            fresh = int(mine.get_column("len").sum())
+            stats.rows_in += fresh
+            merge = merges.get(source, keep_newest)
+            if not any(self._current(self._path(source, m)) for m in months):
+                # Nothing stored to meet, and the parts share no event: each is written as it is.
+                as_is: Iterator[Batch] = ((part.collect(), None) for part in new)
+                stats.added += self._merge_in_buckets(source, as_is, sorted(months), merge)
+            else:
+                entries = self.manifest.get("partitions", {})
+                stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
+                buckets = max(1, -(-(stored + fresh) // max(rows_at_once, 1)))
+                by_bucket = _spill(new, buckets, self._temp(self.store.root / "upsert"))
+                try:
+                    in_buckets: Iterator[Batch] = (
+                        (
+                            pl.read_parquet(pieces) if pieces else schema.empty(schema.STORED),
+                            schema.message_id().hash() % buckets == bucket,
+                        )
+                        for bucket, pieces in enumerate(by_bucket)
+                    )
+                    stats.added += self._merge_in_buckets(source, in_buckets, sorted(months), merge)
+                finally:
+                    for path in itertools.chain.from_iterable(by_bucket):
+                        path.unlink(missing_ok=True)
             stats.partitions_written += len(months)
         self._record_files(files, stamps)
         return stats
 
+    def _holds(self, source: str) -> bool:
+        """Whether a partition of `source` is stored or staged."""
+        return any(path.parent.parent.name == f"source={source}" for path in self.partitions())
+
     def _merge_in_buckets(
         self,
         source: str,
-        new: Sequence[pl.LazyFrame],
+        batches: Iterable[Batch],
         months: Sequence[str],
         merge: Merge,
-        rows_at_once: int,
     ) -> int:
-        """Merge a source's new rows into the given months' partitions a bucket at a time (see
-        `upsert_parts`); the rows added."""
+        """Merge a source's new rows into the given months' partitions a batch at a time (see
+        `upsert_parts`): each batch's rows with the stored rows its filter selects (none when
+        it has none); the rows added."""
         paths = {m: self._path(source, m) for m in months}
         currents = {m: c for m, path in paths.items() if (c := self._current(path)) is not None}
-        entries = self.manifest.get("partitions", {})
-        stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in currents)
-        fresh = sum(int(part.select(pl.len()).collect().item()) for part in new)
-        buckets = max(1, -(-(stored + fresh) // max(rows_at_once, 1)))
         writers = {m: _PartitionWriter(self._new_temp(path)) for m, path in paths.items()}
         added = 0
         try:
-            for bucket in range(buckets):
-                mine = schema.message_id().hash() % buckets == bucket
-                rows = pl.concat([part.filter(mine).collect() for part in new])
+            for fresh, mine in batches:
                 olds = [
                     schema.conform(pl.scan_parquet(c), schema.STORED).filter(mine).collect()
                     for c in currents.values()
+                    if mine is not None
                 ]
                 old_rows = sum(old.height for old in olds)
+                rows = fresh
                 if olds:
-                    combined = pl.concat([rows, *olds]).lazy()
+                    combined = pl.concat([fresh, *olds]).lazy()
                     rows = schema.conform(merge(combined), schema.STORED).collect()
-                del olds
+                del olds, fresh
                 added += rows.height - old_rows
                 by_month = _split(rows.with_columns(_month=_month()), "_month")
                 for month, piece in by_month.items():
@@ -878,8 +967,7 @@ class Transaction:
     def _record_files(self, files: Sequence[Path], stamps: Mapping[str, Stamp] | None) -> None:
         """Record files as ingested, with the size and mtime they had before they were read."""
         seen = self.manifest.setdefault("files", {})
-        for path in files:
-            key = str(path.resolve())
+        for path, key in zip(files, file_keys(files), strict=True):
             stamp = (stamps or {}).get(key) or _stamp(path)
             if stamp is not None:
                 seen[key] = list(stamp)
@@ -912,6 +1000,7 @@ class Transaction:
         )
         return {Path(f).parent.name.removeprefix("month=") for f in hits.get_column("_file")}
 
+    @_writes
     def rewrite(self, transform: Callable[[pl.LazyFrame], pl.LazyFrame]) -> int:
         """Apply a row transform (e.g. re-pricing) to every partition."""
         count = 0

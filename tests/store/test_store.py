@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -319,3 +320,81 @@ def test_the_manifest_names_each_partitions_empty_columns_and_reports_agree(
     unknown.scan()
     assert unknown.empty_columns() == frozenset()
     assert [report(*q) for q in queries] == told
+
+
+def test_file_keys_are_the_resolved_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest keys files by their resolved path; `file_keys` resolves each folder once,
+    and a file that is itself a link whole."""
+    real = tmp_path / "real" / "p"
+    real.mkdir(parents=True)
+    (real / "a.jsonl").write_text("{}\n")
+    (real / "b.jsonl").write_text("{}\n")
+    (tmp_path / "linked").symlink_to(tmp_path / "real", target_is_directory=True)
+    (real / "c.jsonl").symlink_to(real / "a.jsonl")
+    monkeypatch.chdir(tmp_path / "real")
+    files = [
+        tmp_path / "linked" / "p" / "a.jsonl",
+        tmp_path / "real" / "p" / "b.jsonl",
+        Path("p") / ".." / "p" / "a.jsonl",
+        Path("p/c.jsonl"),
+        tmp_path / "real" / "p" / "missing.jsonl",
+    ]
+    keys = store_module.file_keys(files)
+    assert keys == [str(f.resolve()) for f in files]
+    assert keys[3] == str((real / "a.jsonl").resolve())
+    assert keys[0] == keys[2] == keys[3]
+
+
+@pytest.mark.usefixtures("both_ways")
+@pytest.mark.parametrize("fails", ["partition", "temporary"])
+def test_a_full_disk_is_one_error_and_leaves_the_store_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: str
+) -> None:
+    import errno
+
+    project = tmp_path / "projects" / "p"
+    project.mkdir(parents=True)
+    session = project / "s1.jsonl"
+    session.write_text(_assistant("m1", "r1", 8) + _assistant("m2", "r2", 7))
+    store = tmp_path / "store"
+    _ingest(store, tmp_path / "projects")
+    before = _rows(store)
+    with session.open("a") as handle:
+        handle.write(_assistant("m1", "r1", 322) + _assistant("m3", "r3", 1))
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def polars_full(*args: object, **kwargs: object) -> None:
+        raise pl.exceptions.ComputeError("No space left on device (os error 28)")
+
+    if fails == "partition":
+        monkeypatch.setattr(store_module, "_write_parquet", full)
+        monkeypatch.setattr(store_module._PartitionWriter, "write", full)
+    else:  # polars writing a partition (whole) or the upsert's temporary files (in buckets)
+        spill = store_module._spill
+        write = pl.DataFrame.write_parquet
+
+        def second_full(frame: pl.DataFrame, *args: Any, **kwargs: Any) -> None:
+            if list(Path(args[0]).parent.glob("upsert.tmp-*")):  # one file written: disk full
+                polars_full()
+            write(frame, *args, **kwargs)
+
+        def spill_full(*args: Any, **kwargs: Any) -> Any:
+            monkeypatch.setattr(pl.DataFrame, "write_parquet", second_full)
+            return spill(*args, **kwargs)
+
+        monkeypatch.setattr(store_module, "_spill", spill_full)
+        monkeypatch.setattr(store_module, "_write_parquet", polars_full)
+    result = runner.invoke(app, ["ingest", str(tmp_path / "projects"), "--store", str(store)])
+    # The command's boundary (`cli.main`) prints a StoreError as its Error and Hint lines.
+    assert isinstance(result.exception, StoreError), result.output
+    assert result.exception.message.startswith(
+        f"cannot write to the store {store}: No space left on device"
+    )
+    assert result.exception.hint == (
+        "Free some space there, or check that it is writable; it is unchanged."
+    )
+    monkeypatch.undo()
+    assert_frame_equal(_rows(store), before)
+    assert not [p for p in store.rglob("*") if ".tmp-" in p.name]

@@ -39,7 +39,7 @@ def ingest(
     found = inputs.classify(list(paths), source) if paths else inputs.discover(source)
     if claude_batches.read_in_buckets(found.by_format.get("claude_code", [])):
         claude_batches.return_freed_pages()  # before the store loads polars
-    from tokenlens.store import Store
+    from tokenlens.store import Store, file_keys
 
     target = Store(store or config.default_store())
     if not found.by_format:
@@ -80,7 +80,7 @@ def ingest(
                     )
                     added, read_rows = stats.added, stats.rows_in
                 notices = [*got.notices, *price_notices]
-                read_files = len({p.resolve() for p in got.files})
+                read_files = len(set(file_keys(got.files)))
             repriced = _reprice_if_stale(tx, cfg)
     common.warn_all(notices)
     skipped = max(changed_count - read_files, 0)  # refused: not recorded, so tried again
