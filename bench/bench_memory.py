@@ -6,9 +6,9 @@
     python bench/bench_memory.py --with-8g       # add an 8 GiB tree (about 3 minutes to make)
 
 The trees are generated once by gen_claude_tree.py and reused: clean 250 MiB and 1 GiB trees
-(bench_claude.py's), a clean 1480 MiB tree (the largest read in one go, below
-claude_batches.ONE_GO_BYTES), and 4 GiB (and 8 GiB) trees with 1% damaged lines (read in
-buckets). Each round runs tokenlens on every tree, interleaved, then ccusage (the peer,
+(bench_claude.py's, read in one go), a clean 1480 MiB tree (above
+claude_batches.ONE_GO_BYTES, so read in buckets, as are the next), and 4 GiB (and 8 GiB) trees
+with 1% damaged lines. Each round runs tokenlens on every tree, interleaved, then ccusage (the peer,
 `claude daily --json --offline`) on the 4 GiB tree. Reported: the largest single process's peak
 RSS (wait4 ru_maxrss, what /usr/bin/time -v shows) and, from a sampled round, the peak summed
 PSS of the whole process tree; wall medians for reference. Both tools must agree to the token
@@ -37,7 +37,7 @@ import gen_claude_tree  # noqa: E402
 TREES = [
     ("clean 250 MiB", "claude-250mb-seed7", 250.0, 7, 0.0),
     ("clean 1 GiB", "claude-1024mb-seed7", 1024.0, 7, 0.0),
-    ("clean 1480 MiB (largest one-go read)", "claude-1480mb-seed13", 1480.0, 13, 0.0),
+    ("clean 1480 MiB", "claude-1480mb-seed13", 1480.0, 13, 0.0),
     ("4 GiB with 1% damaged lines", "claude-4096mb-seed11-malformed1", 4096.0, 11, 1.0),
 ]
 EIGHT = ("8 GiB with 1% damaged lines", "claude-8192mb-seed17-malformed1", 8192.0, 17, 1.0)

@@ -1,6 +1,9 @@
 """Claude Code trees of any size in bounded memory: rows bucketed through temporary files.
 
-A tree of up to `ONE_GO_BYTES` is read in one go (the fastest way). On a larger one the readers
+A tree of up to `ONE_GO_BYTES` is read in one go, the fastest way, whose peak memory grows with
+the tree (about 0.6 KB a message). The threshold is where that peak meets the bucketed read's
+(about 115 to 155 MB, from 1.5 to 8 GiB), so that no tree's peak is much above it; the bucketed
+read takes about 15% longer there (bench/RESULTS.md). On a larger tree the readers
 put their rows into buckets of about `BUCKET_BYTES` of transcripts each, by a hash of the message id
 (`claude_lines.Spill`), so that every copy of a message (streamed copies, resumes, sidechain
 replays) lands in the same bucket. Each bucket is then deduplicated on its own by
@@ -26,7 +29,7 @@ from tokenlens.loaders import claude_lines
 if TYPE_CHECKING:  # polars loads once the readers have forked, as claude_lines wants
     from tokenlens.loaders.base import Scan
 
-ONE_GO_BYTES: Final = 3 << 29  # 1.5 GiB
+ONE_GO_BYTES: Final = 9 << 27  # 1.125 GiB
 BUCKET_BYTES: Final = 256 << 20
 FLUSH_ROWS: Final = 50_000  # a reader's rows between two writes to the buckets
 TEMP_PREFIX: Final = "tokenlens-buckets-"
