@@ -124,46 +124,50 @@ def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
 
 class _PartitionWriter:
     """One partition file written a piece at a time (pieces of an upsert in buckets), with what
-    the manifest records of it summed as it goes (see `_partition_entry`)."""
+    the manifest records of it summed as it goes (see `_partition_entry`). The pieces go to
+    temporary files beside it, joined into it by a streaming copy when it is closed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows = 0
         self.versions: set[str] = set()
         self.held: set[str] = set()  # columns some row has a value in
-        self._writer: Any = None
+        self.pieces: list[Path] = []
 
     def write(self, frame: pl.DataFrame) -> None:
-        import pyarrow.parquet as pq
-
-        table = frame.to_arrow()
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(
-                self.path, table.schema, compression="zstd", compression_level=1
-            )
-        if frame.height:
-            self._writer.write_table(table, row_group_size=PART_ROWS // 4)
+        if not frame.height:
+            return
+        piece = self.path.with_name(f"{self.path.name}-{len(self.pieces)}")
+        self.pieces.append(piece)
+        frame.write_parquet(piece, compression="lz4", statistics=False)
         self.rows += frame.height
         self.versions.update(frame.get_column("price_version").unique().drop_nulls().to_list())
         held = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
         self.held.update(held)
 
     def abandon(self) -> None:
-        """Close and remove the file unfinished."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                self._writer.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        """Remove the file and its pieces, unfinished."""
+        for path in [*self.pieces, self.path]:
+            path.unlink(missing_ok=True)
 
     def close(self) -> dict[str, Any]:
-        """Finish the file (synced to disk); its manifest entry."""
-        if self._writer is None:
-            self.write(schema.empty(schema.STORED))
-        self._writer.close()
-        os.chmod(self.path, 0o600)
-        with open(self.path, "rb") as handle:
-            os.fsync(handle.fileno())
+        """Finish the file (synced to disk, its pieces removed); its manifest entry."""
+        if not self.pieces:
+            _write_parquet(self.path, schema.empty(schema.STORED))
+        else:
+            pl.scan_parquet(self.pieces).sink_parquet(
+                self.path,
+                compression="zstd",
+                compression_level=1,
+                statistics=True,
+                row_group_size=PART_ROWS // 4,
+            )
+            os.chmod(self.path, 0o600)
+            with open(self.path, "rb") as handle:
+                os.fsync(handle.fileno())
+            for piece in self.pieces:
+                piece.unlink()
+            self.pieces = []
         versions = sorted(self.versions)
         return {
             "rows": self.rows,
@@ -815,14 +819,31 @@ class Transaction:
     ) -> IngestStats:
         """Merge rows (STORED schema) into their partitions and record the files they came from.
 
-        stamps holds each file's size and mtime from before it was read (Store.stamps), so a file
-        that grew while it was being read is read again by the next ingest.
+        Where the stored rows of the months they touch number more than `UPSERT_ROWS`, they
+        are merged a bucket at a time, as `upsert_parts` does, rather than read whole. stamps holds
+        each file's size and mtime from before it was read (Store.stamps), so a file that grew
+        while it was being read is read again by the next ingest.
         """
         stats = IngestStats(rows_in=frame.height)
         frame = frame.with_columns(_month=_month())
+        entries = self.manifest.get("partitions", {})
         for source, new in _split(frame, "source").items():
             months = {_month_name(m) for m in new.get_column("_month").unique().to_list()}
             months |= self._months_sharing_keys(source, new.get_column("event_id"))
+            stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
+            if stored > UPSERT_ROWS:  # rows already in memory; the stored ones read by bucket
+                conformed = schema.conform(new.lazy(), schema.STORED)
+                merge = merges.get(source, keep_newest)
+                stats.added += self._upsert_source(
+                    source,
+                    [conformed],
+                    fresh=new.height,
+                    months=months,
+                    merge=merge,
+                    rows_at_once=UPSERT_ROWS,
+                )
+                stats.partitions_written += len(months)
+                continue
             paths = {m: self._path(source, m) for m in sorted(months)}
             currents = {m: self._current(path) for m, path in paths.items()}
             olds = [
@@ -892,30 +913,45 @@ class Transaction:
             fresh = int(mine.get_column("len").sum())
             stats.rows_in += fresh
             merge = merges.get(source, keep_newest)
-            if not any(self._current(self._path(source, m)) for m in months):
-                # Nothing stored to meet, and the parts share no event: each is written as it is.
-                as_is: Iterator[Batch] = ((part.collect(), None) for part in new)
-                stats.added += self._merge_in_buckets(source, as_is, sorted(months), merge)
-            else:
-                entries = self.manifest.get("partitions", {})
-                stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
-                buckets = max(1, -(-(stored + fresh) // max(rows_at_once, 1)))
-                by_bucket = _spill(new, buckets, self._temp(self.store.root / "upsert"))
-                try:
-                    in_buckets: Iterator[Batch] = (
-                        (
-                            pl.read_parquet(pieces) if pieces else schema.empty(schema.STORED),
-                            schema.message_id().hash() % buckets == bucket,
-                        )
-                        for bucket, pieces in enumerate(by_bucket)
-                    )
-                    stats.added += self._merge_in_buckets(source, in_buckets, sorted(months), merge)
-                finally:
-                    for path in itertools.chain.from_iterable(by_bucket):
-                        path.unlink(missing_ok=True)
+            stats.added += self._upsert_source(
+                source, new, fresh=fresh, months=months, merge=merge, rows_at_once=rows_at_once
+            )
             stats.partitions_written += len(months)
         self._record_files(files, stamps)
         return stats
+
+    def _upsert_source(
+        self,
+        source: str,
+        new: Sequence[pl.LazyFrame],
+        *,
+        fresh: int,
+        months: set[str],
+        merge: Merge,
+        rows_at_once: int,
+    ) -> int:
+        """`upsert_parts` of one source's `fresh` new rows into the given months (those they
+        fall in and those holding copies of their events); the rows added."""
+        if not any(self._current(self._path(source, m)) for m in months):
+            # Nothing stored to meet, and the parts share no event: each is written as it is.
+            as_is: Iterator[Batch] = ((part.collect(), None) for part in new)
+            return self._merge_in_buckets(source, as_is, sorted(months), merge)
+        entries = self.manifest.get("partitions", {})
+        stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
+        buckets = max(1, -(-(stored + fresh) // max(rows_at_once, 1)))
+        by_bucket = _spill(new, buckets, self._temp(self.store.root / "upsert"))
+        try:
+            in_buckets: Iterator[Batch] = (
+                (
+                    pl.read_parquet(pieces) if pieces else schema.empty(schema.STORED),
+                    schema.message_id().hash() % buckets == bucket,
+                )
+                for bucket, pieces in enumerate(by_bucket)
+            )
+            return self._merge_in_buckets(source, in_buckets, sorted(months), merge)
+        finally:
+            for path in itertools.chain.from_iterable(by_bucket):
+                path.unlink(missing_ok=True)
 
     def _holds(self, source: str) -> bool:
         """Whether a partition of `source` is stored or staged."""
@@ -938,7 +974,9 @@ class Transaction:
         try:
             for fresh, mine in batches:
                 olds = [
-                    schema.conform(pl.scan_parquet(c), schema.STORED).filter(mine).collect()
+                    schema.conform(pl.scan_parquet(c), schema.STORED)
+                    .filter(mine)
+                    .collect(engine="streaming")
                     for c in currents.values()
                     if mine is not None
                 ]

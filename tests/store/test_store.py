@@ -20,15 +20,18 @@ from tokenlens.store import Store
 runner = CliRunner()
 
 
-@pytest.fixture(params=["whole", "in_buckets"])
+@pytest.fixture(params=["whole", "in_buckets", "merged_in_buckets"])
 def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ingest as a small tree is (read and upserted whole), or as a large one: read in buckets
-    and upserted by `Transaction.upsert_parts`, here one stored or new row per bucket at most
-    being the aim, so that copies meet only when the hash of their message id says so."""
+    """Ingest as a small tree into a small store is (read and upserted whole); as a large tree
+    is (read in buckets and upserted by `Transaction.upsert_parts`); or as a small tree into a
+    large store (read whole, merged a bucket at a time by `Transaction.upsert`). A bucket
+    aims at one stored or new row at most, so that copies meet only when the hash of their
+    message id says so."""
+    if request.param != "whole":
+        monkeypatch.setattr(store_module, "UPSERT_ROWS", 1)
     if request.param == "in_buckets":
         monkeypatch.setattr(claude_batches, "ONE_GO_BYTES", 0)
         monkeypatch.setattr(claude_batches, "BUCKET_BYTES", 300)
-        monkeypatch.setattr(store_module, "UPSERT_ROWS", 1)
 
 
 def _assistant(
