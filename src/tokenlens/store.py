@@ -176,6 +176,45 @@ class _PartitionWriter:
         }
 
 
+def _sink(lf: pl.LazyFrame, path: Path) -> None:
+    """Write a partition file by a streaming copy (synced to disk, owner-only)."""
+    lf.sink_parquet(
+        path,
+        compression="zstd",
+        compression_level=1,
+        statistics=True,
+        row_group_size=PART_ROWS // 4,
+    )
+    os.chmod(path, 0o600)
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    """`_partition_entry` of a partition file, read by a streaming pass."""
+    counts = (
+        pl.scan_parquet(path)
+        .select(
+            pl.len().alias("_rows"),
+            pl.col("price_version").drop_nulls().unique().implode().alias("_versions"),
+            *(pl.col(c).null_count().alias(c) for c in schema.STORED),
+        )
+        .collect()
+    )
+    rows = int(counts.get_column("_rows")[0])
+    versions = sorted(counts.get_column("_versions")[0].to_list())
+    return {
+        "rows": rows,
+        "price_version": versions[0] if len(versions) == 1 else "mixed",
+        "empty_columns": [c for c in schema.STORED if counts.get_column(c)[0] == rows],
+    }
+
+
+def _month_target(month: str) -> int | None:
+    """The number `_month` gives the rows of a partition month (`YYYY-MM`; None for `None`)."""
+    return None if month == "None" else int(month[:4]) * 100 + int(month[5:7])
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}-{os.urandom(4).hex()}")
     try:
@@ -831,17 +870,10 @@ class Transaction:
             months = {_month_name(m) for m in new.get_column("_month").unique().to_list()}
             months |= self._months_sharing_keys(source, new.get_column("event_id"))
             stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
-            if stored > UPSERT_ROWS:  # rows already in memory; the stored ones read by bucket
-                conformed = schema.conform(new.lazy(), schema.STORED)
+            if stored > UPSERT_ROWS:  # the stored rows streamed, not read whole
+                conformed = schema.conform(new.lazy(), schema.STORED).collect()
                 merge = merges.get(source, keep_newest)
-                stats.added += self._upsert_source(
-                    source,
-                    [conformed],
-                    fresh=new.height,
-                    months=months,
-                    merge=merge,
-                    rows_at_once=UPSERT_ROWS,
-                )
+                stats.added += self._upsert_streaming(source, conformed, sorted(months), merge)
                 stats.partitions_written += len(months)
                 continue
             paths = {m: self._path(source, m) for m in sorted(months)}
@@ -870,6 +902,46 @@ class Transaction:
             stats.added += rows.height - old_rows
         self._record_files(files, stamps)
         return stats
+
+    def _upsert_streaming(
+        self, source: str, new: pl.DataFrame, months: Sequence[str], merge: Merge
+    ) -> int:
+        """Merge a source's new rows into the given months' partitions without reading them
+        whole: only the stored rows sharing a message id with a new row can change (every copy
+        of a call shares its message id), so those are merged with the new rows in memory, and
+        each partition is rewritten by a streaming copy of its other rows followed by its
+        merged ones. The rows added."""
+        messages = new.select(schema.message_id()).to_series().unique().implode()
+        touched = schema.message_id().is_in(messages)
+        paths = {m: self._path(source, m) for m in months}
+        currents = {m: c for m, path in paths.items() if (c := self._current(path)) is not None}
+        olds = [
+            schema.conform(pl.scan_parquet(c), schema.STORED).filter(touched).collect()
+            for c in currents.values()
+        ]
+        old_rows = sum(old.height for old in olds)
+        merged = schema.conform(merge(pl.concat([new, *olds]).lazy()), schema.STORED)
+        rows = merged.with_columns(_month=_month()).collect()
+        del olds
+        by_month = _split(rows, "_month")
+        for month, path in paths.items():
+            piece = by_month.get(_month_target(month))
+            current = currents.get(month)
+            if piece is None and current is None:
+                continue
+            frames = [] if piece is None else [_by_time(piece.drop("_month")).lazy()]
+            if current is not None:
+                kept = schema.conform(pl.scan_parquet(current), schema.STORED).filter(~touched)
+                frames.insert(0, kept)
+            tmp = self._new_temp(path)
+            try:
+                _sink(pl.concat(frames) if frames else schema.empty(schema.STORED).lazy(), tmp)
+                entry = _file_entry(tmp)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            self._staged_as(path, tmp, entry)
+        return rows.height - old_rows
 
     @_writes
     def upsert_parts(

@@ -20,13 +20,13 @@ from tokenlens.store import Store
 runner = CliRunner()
 
 
-@pytest.fixture(params=["whole", "in_buckets", "merged_in_buckets"])
+@pytest.fixture(params=["whole", "in_buckets", "into_a_large_store"])
 def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ingest as a small tree into a small store is (read and upserted whole); as a large tree
-    is (read in buckets and upserted by `Transaction.upsert_parts`); or as a small tree into a
-    large store (read whole, merged a bucket at a time by `Transaction.upsert`). A bucket
-    aims at one stored or new row at most, so that copies meet only when the hash of their
-    message id says so."""
+    is (read in buckets and upserted by `Transaction.upsert_parts`, a bucket aiming at one
+    stored or new row at most, so that copies meet only when the hash of their message id
+    says so); or as a small tree into a large store (read whole; the stored rows streamed by
+    `Transaction.upsert`, only those sharing a message id with a new row merged)."""
     if request.param != "whole":
         monkeypatch.setattr(store_module, "UPSERT_ROWS", 1)
     if request.param == "in_buckets":
@@ -374,7 +374,8 @@ def test_a_full_disk_is_one_error_and_leaves_the_store_as_it_was(
     if fails == "partition":
         monkeypatch.setattr(store_module, "_write_parquet", full)
         monkeypatch.setattr(store_module._PartitionWriter, "write", full)
-    else:  # polars writing a partition (whole) or the upsert's temporary files (in buckets)
+        monkeypatch.setattr(store_module, "_sink", full)
+    else:  # polars writing a partition, or the temporary files of an upsert in buckets
         spill = store_module._spill
         write = pl.DataFrame.write_parquet
 
@@ -389,6 +390,7 @@ def test_a_full_disk_is_one_error_and_leaves_the_store_as_it_was(
 
         monkeypatch.setattr(store_module, "_spill", spill_full)
         monkeypatch.setattr(store_module, "_write_parquet", polars_full)
+        monkeypatch.setattr(store_module, "_sink", polars_full)
     result = runner.invoke(app, ["ingest", str(tmp_path / "projects"), "--store", str(store)])
     # The command's boundary (`cli.main`) prints a StoreError as its Error and Hint lines.
     assert isinstance(result.exception, StoreError), result.output
