@@ -17,8 +17,6 @@ largest single process's peak RSS (wait4 ru_maxrss).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import statistics
 import sys
@@ -66,10 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_claude.interleave(series, env, args.runs, samples=0)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(
-        f"machine: {platform.node()} {platform.machine()}, nproc={os.cpu_count()}, "
-        f"Python {platform.python_version()}, tokenlens {bench_claude._commit()}"
-    )
+    print(bench_memory.machine())
     print("| run | max proc RSS | wall (median) | walls |")
     print("|---|---:|---:|---|")
     for s in series:

@@ -55,6 +55,14 @@ def ensure(out: Path, name: str, size_mb: float, seed: int, malformed_pct: float
     return tree
 
 
+def machine() -> str:
+    """The line that says where and at which commit a benchmark ran."""
+    return (
+        f"machine: {platform.node()} {platform.machine()}, nproc={os.cpu_count()}, "
+        f"Python {platform.python_version()}, tokenlens {bench_claude._commit()}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=HERE / "out")
@@ -91,10 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_claude.interleave(series, env, args.runs, samples=1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(
-        f"machine: {platform.node()} {platform.machine()}, nproc={os.cpu_count()}, "
-        f"Python {platform.python_version()}, tokenlens {bench_claude._commit()}"
-    )
+    print(machine())
     if exact is not None:
         print(f"tokenlens == ccusage to the token on the damaged 4 GiB tree: {exact}")
     print("| run | max proc RSS | tree PSS | wall (median) |")

@@ -109,8 +109,10 @@ def _write_bytes(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
-    frame.write_parquet(
+def _write_parquet(path: Path, rows: pl.DataFrame | pl.LazyFrame) -> None:
+    """Write a partition file, synced to disk and owner-only; lazy rows by a streaming copy."""
+    write = rows.sink_parquet if isinstance(rows, pl.LazyFrame) else rows.write_parquet
+    write(
         path,
         compression="zstd",
         compression_level=1,
@@ -155,16 +157,7 @@ class _PartitionWriter:
         if not self.pieces:
             _write_parquet(self.path, schema.empty(schema.STORED))
         else:
-            pl.scan_parquet(self.pieces).sink_parquet(
-                self.path,
-                compression="zstd",
-                compression_level=1,
-                statistics=True,
-                row_group_size=PART_ROWS // 4,
-            )
-            os.chmod(self.path, 0o600)
-            with open(self.path, "rb") as handle:
-                os.fsync(handle.fileno())
+            _write_parquet(self.path, pl.scan_parquet(self.pieces))
             for piece in self.pieces:
                 piece.unlink()
             self.pieces = []
@@ -174,20 +167,6 @@ class _PartitionWriter:
             "price_version": versions[0] if len(versions) == 1 else "mixed",
             "empty_columns": [c for c in schema.STORED if c not in self.held],
         }
-
-
-def _sink(lf: pl.LazyFrame, path: Path) -> None:
-    """Write a partition file by a streaming copy (synced to disk, owner-only)."""
-    lf.sink_parquet(
-        path,
-        compression="zstd",
-        compression_level=1,
-        statistics=True,
-        row_group_size=PART_ROWS // 4,
-    )
-    os.chmod(path, 0o600)
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
 
 
 def _file_entry(path: Path) -> dict[str, Any]:
@@ -935,7 +914,7 @@ class Transaction:
                 frames.insert(0, kept)
             tmp = self._new_temp(path)
             try:
-                _sink(pl.concat(frames) if frames else schema.empty(schema.STORED).lazy(), tmp)
+                _write_parquet(tmp, pl.concat(frames) if frames else schema.empty(schema.STORED))
                 entry = _file_entry(tmp)
             except BaseException:
                 tmp.unlink(missing_ok=True)

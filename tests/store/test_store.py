@@ -374,7 +374,6 @@ def test_a_full_disk_is_one_error_and_leaves_the_store_as_it_was(
     if fails == "partition":
         monkeypatch.setattr(store_module, "_write_parquet", full)
         monkeypatch.setattr(store_module._PartitionWriter, "write", full)
-        monkeypatch.setattr(store_module, "_sink", full)
     else:  # polars writing a partition, or the temporary files of an upsert in buckets
         spill = store_module._spill
         write = pl.DataFrame.write_parquet
@@ -390,7 +389,6 @@ def test_a_full_disk_is_one_error_and_leaves_the_store_as_it_was(
 
         monkeypatch.setattr(store_module, "_spill", spill_full)
         monkeypatch.setattr(store_module, "_write_parquet", polars_full)
-        monkeypatch.setattr(store_module, "_sink", polars_full)
     result = runner.invoke(app, ["ingest", str(tmp_path / "projects"), "--store", str(store)])
     # The command's boundary (`cli.main`) prints a StoreError as its Error and Hint lines.
     assert isinstance(result.exception, StoreError), result.output
