@@ -76,6 +76,17 @@ Batch = tuple[pl.DataFrame, pl.Expr | None]
 Stamp = list[int]  # [size, mtime_ns] of an ingested file
 
 
+# Sources whose merge needs only the copies of one message (the event id before its first
+# ":") to meet: Claude Code's identity rule. Others (Cursor drops a copy exported in another
+# shape with the same time, user, model and tokens, under another id) meet whole months.
+BY_MESSAGE: Final = frozenset({"claude_code"})
+
+
+def _by_message(source: str, merge: Merge) -> bool:
+    """Whether a source's rows can be merged a message at a time (see `BY_MESSAGE`)."""
+    return source in BY_MESSAGE or merge is keep_newest
+
+
 def keep_newest(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Default identity rule: one row per (source, event_id); the first (newest) copy wins."""
     return lf.unique(subset=list(schema.KEY), keep="first", maintain_order=True)
@@ -837,10 +848,11 @@ class Transaction:
     ) -> IngestStats:
         """Merge rows (STORED schema) into their partitions and record the files they came from.
 
-        Where the stored rows of the months they touch number more than `UPSERT_ROWS`, they
-        are merged a bucket at a time, as `upsert_parts` does, rather than read whole. stamps holds
-        each file's size and mtime from before it was read (Store.stamps), so a file that grew
-        while it was being read is read again by the next ingest.
+        Where the stored rows of the months they touch number more than `UPSERT_ROWS` and the
+        source's merge needs only the copies of one message (`BY_MESSAGE`), only the stored
+        rows sharing a message id are read, and the rest streamed (`_upsert_streaming`).
+        stamps holds each file's size and mtime from before it was read (Store.stamps), so a
+        file that grew while it was being read is read again by the next ingest.
         """
         stats = IngestStats(rows_in=frame.height)
         frame = frame.with_columns(_month=_month())
@@ -849,9 +861,9 @@ class Transaction:
             months = {_month_name(m) for m in new.get_column("_month").unique().to_list()}
             months |= self._months_sharing_keys(source, new.get_column("event_id"))
             stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
-            if stored > UPSERT_ROWS:  # the stored rows streamed, not read whole
+            merge = merges.get(source, keep_newest)
+            if stored > UPSERT_ROWS and _by_message(source, merge):  # streamed, not read whole
                 conformed = schema.conform(new.lazy(), schema.STORED).collect()
-                merge = merges.get(source, keep_newest)
                 stats.added += self._upsert_streaming(source, conformed, sorted(months), merge)
                 stats.partitions_written += len(months)
                 continue
@@ -867,7 +879,6 @@ class Transaction:
                 engine="in-memory"
             )
             if olds:
-                merge = merges.get(source, keep_newest)
                 combined = pl.concat([rows.drop("_month"), *olds]).lazy()
                 merged = schema.conform(merge(combined), schema.STORED)
                 rows = merged.with_columns(_month=_month()).collect(engine="in-memory")
@@ -910,7 +921,8 @@ class Transaction:
                 continue
             frames = [] if piece is None else [_by_time(piece.drop("_month")).lazy()]
             if current is not None:
-                kept = schema.conform(pl.scan_parquet(current), schema.STORED).filter(~touched)
+                stored = schema.conform(pl.scan_parquet(current), schema.STORED)
+                kept = stored.filter(~touched.fill_null(value=False))
                 frames.insert(0, kept)
             tmp = self._new_temp(path)
             try:
@@ -941,6 +953,8 @@ class Transaction:
         upsert touches is written a bucket's rows after another. When no month the rows touch
         is stored yet, the parts, which share no event, are written one after another as they
         are. This process holds one part's or one bucket's rows, whatever the size of a month.
+        A source whose merge needs more than a message's copies (see `BY_MESSAGE`) is upserted
+        whole.
         """
         rows_at_once = rows_at_once or UPSERT_ROWS
         stats = IngestStats()
@@ -957,13 +971,19 @@ class Transaction:
                 schema.conform(part.filter(pl.col("source") == source), schema.STORED)
                 for part in parts
             ]
+            merge = merges.get(source, keep_newest)
+            if not _by_message(source, merge):  # its months merged whole, as `upsert` does
+                whole = self.upsert(pl.concat([part.collect() for part in new]), merges=merges)
+                stats.rows_in += whole.rows_in
+                stats.added += whole.added
+                stats.partitions_written += whole.partitions_written
+                continue
             if self._holds(source):
                 for part in new:
                     ids = part.select("event_id").collect().get_column("event_id")
                     months |= self._months_sharing_keys(source, ids)
             fresh = int(mine.get_column("len").sum())
             stats.rows_in += fresh
-            merge = merges.get(source, keep_newest)
             stats.added += self._upsert_source(
                 source, new, fresh=fresh, months=months, merge=merge, rows_at_once=rows_at_once
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -148,3 +149,64 @@ def test_an_upsert_in_buckets_stores_what_a_whole_upsert_does(filled: Path, tmp_
         "claude_code/2025-11": 64,
     }
     assert store.Store(parts_at).check() == []
+
+
+def _cursor_rows(shape: str, count: int, start: int = 0) -> Any:
+    """Cursor rows of one export shape (`tokens` or `api`, the first part of the event id),
+    one a minute from 2025-09-01, as stored."""
+    import datetime as dt
+
+    import polars as pl
+
+    from tokenlens import schema
+
+    times = [
+        dt.datetime(2025, 9, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i)
+        for i in range(start, start + count)
+    ]
+    frame = pl.DataFrame(
+        {
+            "source": ["cursor"] * count,
+            "event_id": [
+                f"{shape}|{t.isoformat()}|u||||m|No|1/2/3/{i}" for i, t in enumerate(times, start)
+            ],
+            "ts": times,
+            "user": ["u"] * count,
+            "model": ["m"] * count,
+            "kind": ["Included"] * count,
+            "input_tokens": [1] * count,
+            "cache_write_tokens": [2] * count,
+            "cache_read_tokens": [3] * count,
+            "output_tokens": list(range(start, start + count)),
+            "requests": [1.0] * count,
+            "reported_cost_usd": [0.1] * count,
+            "origin": [shape] * count,
+            "price_version": ["v1"] * count,
+        }
+    )
+    return schema.conform(frame.lazy(), schema.STORED).collect()
+
+
+@pytest.mark.parametrize("way", ["upsert", "upsert_parts"])
+def test_a_large_upsert_merges_cursor_copies_of_another_export_shape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    """Cursor's rule drops a copy exported in another shape (another event id, so another
+    message id) with the same time, user, model and tokens: its months must meet whole, even
+    where a large store or a large ingest merges other sources a message at a time."""
+    from tokenlens.loaders import cursor
+
+    merges = {"cursor": cursor.dedupe}
+    where = store.Store(tmp_path / "store")
+    with where.locked():
+        where.upsert(_cursor_rows("tokens", 100), merges=merges)
+    monkeypatch.setattr(store, "UPSERT_ROWS", 1)  # a large store, as far as the upsert knows
+    same = _cursor_rows("api", 5, start=10)  # five of the same calls, from the API export
+    with where.locked(), where.transaction() as tx:
+        if way == "upsert":
+            stats = tx.upsert(same, merges=merges)
+        else:
+            stats = tx.upsert_parts([same.lazy()], merges=merges, rows_at_once=1)
+    assert (stats.rows_in, stats.added) == (5, 0)
+    assert where.scan().collect().height == 100
+    assert where.check() == []
