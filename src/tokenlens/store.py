@@ -136,16 +136,17 @@ def _write_parquet(path: Path, rows: pl.DataFrame | pl.LazyFrame) -> None:
 
 
 class _PartitionWriter:
-    """One partition file written a piece at a time (pieces of an upsert in buckets), with what
-    the manifest records of it summed as it goes (see `_partition_entry`). The pieces go to
-    temporary files beside it, joined into it by a streaming copy when it is closed."""
+    """One partition file written a piece at a time (pieces of an upsert in buckets): the
+    pieces go to temporary files beside it, joined into it by a streaming copy when it is
+    closed. What the manifest records of it is summed piece by piece, which holds less than
+    counting the joined file again."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.pieces: list[Path] = []
         self.rows = 0
         self.versions: set[str] = set()
         self.held: set[str] = set()  # columns some row has a value in
-        self.pieces: list[Path] = []
 
     def write(self, frame: pl.DataFrame) -> None:
         if not frame.height:
@@ -155,8 +156,9 @@ class _PartitionWriter:
         frame.write_parquet(piece, compression="lz4", statistics=False)
         self.rows += frame.height
         self.versions.update(frame.get_column("price_version").unique().drop_nulls().to_list())
-        held = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
-        self.held.update(held)
+        self.held.update(
+            c for c in frame.columns if frame.get_column(c).null_count() < frame.height
+        )
 
     def abandon(self) -> None:
         """Remove the file and its pieces, unfinished."""
@@ -165,44 +167,13 @@ class _PartitionWriter:
 
     def close(self) -> dict[str, Any]:
         """Finish the file (synced to disk, its pieces removed); its manifest entry."""
-        if not self.pieces:
-            _write_parquet(self.path, schema.empty(schema.STORED))
-        else:
-            _write_parquet(self.path, pl.scan_parquet(self.pieces))
-            for piece in self.pieces:
-                piece.unlink()
-            self.pieces = []
-        versions = sorted(self.versions)
-        return {
-            "rows": self.rows,
-            "price_version": versions[0] if len(versions) == 1 else "mixed",
-            "empty_columns": [c for c in schema.STORED if c not in self.held],
-        }
-
-
-def _file_entry(path: Path) -> dict[str, Any]:
-    """`_partition_entry` of a partition file, read by a streaming pass."""
-    counts = (
-        pl.scan_parquet(path)
-        .select(
-            pl.len().alias("_rows"),
-            pl.col("price_version").drop_nulls().unique().implode().alias("_versions"),
-            *(pl.col(c).null_count().alias(c) for c in schema.STORED),
-        )
-        .collect()
-    )
-    rows = int(counts.get_column("_rows")[0])
-    versions = sorted(counts.get_column("_versions")[0].to_list())
-    return {
-        "rows": rows,
-        "price_version": versions[0] if len(versions) == 1 else "mixed",
-        "empty_columns": [c for c in schema.STORED if counts.get_column(c)[0] == rows],
-    }
-
-
-def _month_target(month: str) -> int | None:
-    """The number `_month` gives the rows of a partition month (`YYYY-MM`; None for `None`)."""
-    return None if month == "None" else int(month[:4]) * 100 + int(month[5:7])
+        rows = pl.scan_parquet(self.pieces) if self.pieces else schema.empty(schema.STORED)
+        _write_parquet(self.path, rows)
+        for piece in self.pieces:
+            piece.unlink()
+        self.pieces = []
+        empty = [c for c in schema.STORED if c not in self.held]
+        return _entry(self.rows, self.versions, empty)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -265,16 +236,29 @@ def file_keys(files: Sequence[Path]) -> list[str]:
     return out
 
 
-def _partition_entry(frame: pl.DataFrame) -> dict[str, Any]:
+def _partition_entry(rows: pl.DataFrame | pl.LazyFrame) -> dict[str, Any]:
     """What the manifest records of a partition: its row count, the prices it was priced at,
-    and the columns no row has a value in (a report skips adding those up)."""
-    versions = frame.get_column("price_version").unique().drop_nulls().to_list()
+    and the columns no row has a value in (a report skips adding those up). Lazy rows (a
+    written file, say) are counted by a streaming pass."""
+    lf = rows.lazy()
+    names = lf.collect_schema().names()
+    counts = lf.select(
+        pl.len().alias("_rows"),
+        pl.col("price_version").drop_nulls().unique().implode().alias("_versions"),
+        *(pl.col(c).null_count().alias(c) for c in names),
+    ).collect(engine="in-memory" if isinstance(rows, pl.DataFrame) else "streaming")
+    height = int(counts.get_column("_rows")[0])
+    empty = [c for c in names if counts.get_column(c)[0] == height]
+    return _entry(height, set(counts.get_column("_versions")[0].to_list()), empty)
+
+
+def _entry(rows: int, versions: set[str], empty: list[str]) -> dict[str, Any]:
+    """A partition's manifest entry (see `_partition_entry`)."""
+    one = sorted(versions)
     return {
-        "rows": frame.height,
-        "price_version": versions[0] if len(versions) == 1 else "mixed",
-        "empty_columns": [
-            c for c in frame.columns if frame.get_column(c).null_count() == frame.height
-        ],
+        "rows": rows,
+        "price_version": one[0] if len(one) == 1 else "mixed",
+        "empty_columns": empty,
     }
 
 
@@ -339,12 +323,17 @@ def _by_time(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort("ts", maintain_order=True)
 
 
+def _bucket(buckets: int) -> pl.Expr:
+    """Which of `buckets` a row's message id hashes to (the same in every file of one run)."""
+    return schema.message_id().hash() % buckets
+
+
 def _spill(parts: Sequence[pl.LazyFrame], buckets: int, prefix: Path) -> list[list[Path]]:
     """The rows of `parts`, each collected once, in temporary files named `<prefix>-...` by the
     bucket their message id hashes to (as `Transaction.upsert_parts` merges them): the files of
     each bucket. On an error, the files written so far are removed."""
     out: list[list[Path]] = [[] for _ in range(buckets)]
-    bucket = (schema.message_id().hash() % buckets).alias("_bucket")
+    bucket = _bucket(buckets).alias("_bucket")
     try:
         for at, part in enumerate(parts):
             rows = part.with_columns(bucket).collect()
@@ -856,13 +845,12 @@ class Transaction:
         """
         stats = IngestStats(rows_in=frame.height)
         frame = frame.with_columns(_month=_month())
-        entries = self.manifest.get("partitions", {})
         for source, new in _split(frame, "source").items():
             months = {_month_name(m) for m in new.get_column("_month").unique().to_list()}
             months |= self._months_sharing_keys(source, new.get_column("event_id"))
-            stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
             merge = merges.get(source, keep_newest)
-            if stored > UPSERT_ROWS and _by_message(source, merge):  # streamed, not read whole
+            large = self._stored_rows(source, months) > UPSERT_ROWS
+            if large and _by_message(source, merge):  # the stored rows streamed, not read whole
                 conformed = schema.conform(new.lazy(), schema.STORED).collect()
                 stats.added += self._upsert_streaming(source, conformed, sorted(months), merge)
                 stats.partitions_written += len(months)
@@ -913,9 +901,9 @@ class Transaction:
         merged = schema.conform(merge(pl.concat([new, *olds]).lazy()), schema.STORED)
         rows = merged.with_columns(_month=_month()).collect()
         del olds
-        by_month = _split(rows, "_month")
+        by_month = {_month_name(m): part for m, part in _split(rows, "_month").items()}
         for month, path in paths.items():
-            piece = by_month.get(_month_target(month))
+            piece = by_month.get(month)
             current = currents.get(month)
             if piece is None and current is None:
                 continue
@@ -927,7 +915,7 @@ class Transaction:
             tmp = self._new_temp(path)
             try:
                 _write_parquet(tmp, pl.concat(frames) if frames else schema.empty(schema.STORED))
-                entry = _file_entry(tmp)
+                entry = _partition_entry(pl.scan_parquet(tmp))
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -1007,15 +995,14 @@ class Transaction:
             # Nothing stored to meet, and the parts share no event: each is written as it is.
             as_is: Iterator[Batch] = ((part.collect(), None) for part in new)
             return self._merge_in_buckets(source, as_is, sorted(months), merge)
-        entries = self.manifest.get("partitions", {})
-        stored = sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
+        stored = self._stored_rows(source, months)
         buckets = max(1, -(-(stored + fresh) // max(rows_at_once, 1)))
         by_bucket = _spill(new, buckets, self._temp(self.store.root / "upsert"))
         try:
             in_buckets: Iterator[Batch] = (
                 (
                     pl.read_parquet(pieces) if pieces else schema.empty(schema.STORED),
-                    schema.message_id().hash() % buckets == bucket,
+                    _bucket(buckets) == bucket,
                 )
                 for bucket, pieces in enumerate(by_bucket)
             )
@@ -1023,6 +1010,11 @@ class Transaction:
         finally:
             for path in itertools.chain.from_iterable(by_bucket):
                 path.unlink(missing_ok=True)
+
+    def _stored_rows(self, source: str, months: Iterable[str]) -> int:
+        """The rows a source's partitions of these months hold, as the manifest counts them."""
+        entries = self.manifest.get("partitions", {})
+        return sum(int(entries.get(f"{source}/{m}", {}).get("rows", 0)) for m in months)
 
     def _holds(self, source: str) -> bool:
         """Whether a partition of `source` is stored or staged."""
